@@ -1,0 +1,626 @@
+"""FIX tag=value codec: framing, BodyLength/CheckSum, field lists, encoding.
+
+Why it looks like this: parsing and encoding sit on every message's path, so the fast
+paths are a handful of C-level bytes operations, not per-field Python loops.
+
+* `decode()` turns one complete frame into a `Message`: it splits the frame with one
+  `replace` + `split` (every field holds exactly one '=' unless a value contains '=' or
+  a data field carries raw bytes; both fall back to an exact field-by-field scan),
+  checks the first three tags are 8, 9, 35, checks BodyLength and CheckSum. Tags stay
+  bytes (b"35"): ints are made only where a caller asks for them.
+* The CheckSum is computed with `zlib.adler32`: its low 16 bits are 1 + the byte sum
+  modulo 65521, which equals the exact byte sum for chunks of at most 256 bytes.
+* `FrameReader` cuts a byte stream into frames the way QuickFIX does (find "8=FIX",
+  read BodyLength, then the first "<SOH>10=" at or after the declared end), so a frame
+  with a wrong BodyLength is still isolated and then rejected as garbled. Its buffer
+  is bounded: an oversized or endless message is cut off and the reader resynchronises
+  on the next "8=FIX".
+* Outbound messages keep their fields as pre-joined b"tag=value" parts, so encoding the
+  body is one `join`; `Encoder` adds a pre-encoded header per session.
+* Repeating groups are parsed lazily: `Message.group()` walks the flat field list with a
+  group definition from the data dictionary only when someone asks for the group.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import zlib
+from decimal import Decimal
+from typing import Iterable, Iterator
+
+from .errors import GarbledMessage, LocalProtocolError
+from .timestamps import format_utc
+
+SOH = b"\x01"
+_adler32 = zlib.adler32
+
+# Data (raw bytes) fields and the tag carrying their length: data tag = length tag + 1,
+# except Signature (89) whose length is SignatureLength (93).
+DATA_LENGTH_TAGS: frozenset[bytes] = frozenset(
+    b"%d" % t for t in (90, 93, 95, 212, 348, 350, 352, 354, 356, 358, 360, 362, 364, 445, 618, 621, 1184, 1277, 1401)
+)
+
+# int tag -> b"tag" and b"tag=" (precomputed for the common range; others are built on demand)
+_TAG_LIMIT = 10000
+TAG_BYTES: list[bytes] = [b"%d" % i for i in range(_TAG_LIMIT)]
+TAG_EQ: list[bytes] = [b"%d=" % i for i in range(_TAG_LIMIT)]
+
+
+def tag_bytes(tag: int) -> bytes:
+    return TAG_BYTES[tag] if 0 <= tag < _TAG_LIMIT else b"%d" % tag
+
+
+def checksum(data: bytes | bytearray | memoryview) -> int:
+    """FIX CheckSum: sum of all bytes modulo 256 (exact for any length)."""
+    n = len(data)
+    if n <= 256:
+        return (_adler32(data, 0) & 0xFFFF) & 0xFF
+    mv = memoryview(data)
+    total = 0
+    for i in range(0, n, 256):
+        total += _adler32(mv[i : i + 256], 0) & 0xFFFF
+    return total & 0xFF
+
+
+def to_bytes(value) -> bytes:
+    """Convert a Python value to its FIX text form."""
+    if type(value) is bytes:
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    if value is True:
+        return b"Y"
+    if value is False:
+        return b"N"
+    if isinstance(value, int):
+        return b"%d" % value
+    if isinstance(value, Decimal):
+        return format(value, "f").encode()
+    if isinstance(value, float):
+        text = repr(value)
+        if "e" in text or "E" in text:
+            text = format(Decimal(text), "f")
+        return text.encode()
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(_dt.timezone.utc)
+        return value.strftime("%Y%m%d-%H:%M:%S.").encode() + b"%03d" % (value.microsecond // 1000)
+    if isinstance(value, _dt.date):
+        return value.strftime("%Y%m%d").encode()
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise LocalProtocolError(f"cannot encode {type(value).__name__} as a FIX value")
+
+
+class Message:
+    """An ordered list of FIX fields (tag, value) with fast lookups.
+
+    A message has two interchangeable internal views, each built lazily from the other:
+    ``tags``/``values`` (bare tag bytes and value bytes, made by the parser) and ``parts``
+    (b"tag=value" pieces, made by `append` and used by the encoder). Header and trailer
+    fields of a parsed message are part of the list; outbound messages normally carry
+    only MsgType and body fields — the session writes the rest of the header.
+    """
+
+    __slots__ = ("_tags", "_values", "_parts", "_index", "raw")
+
+    def __init__(self, msg_type: bytes | str | None = None, fields: Iterable[tuple[int, object]] | None = None):
+        self._tags: list[bytes] | None = None
+        self._values: list[bytes] | None = None
+        self._index: dict[bytes, bytes] | None = None
+        self.raw: bytes | None = None
+        parts: list[bytes] = []
+        if msg_type is not None:
+            parts.append(b"35=" + to_bytes(msg_type))
+        self._parts = parts
+        if fields:
+            for tag, value in fields:
+                self.append(tag, value)
+
+    # -- construction -------------------------------------------------------------
+    @classmethod
+    def _parsed(cls, tags: list[bytes], values: list[bytes], raw: bytes | None) -> "Message":
+        m = cls.__new__(cls)
+        m._tags = tags
+        m._values = values
+        m._parts = None
+        m._index = None
+        m.raw = raw
+        return m
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[bytes, bytes]]) -> "Message":
+        tags: list[bytes] = []
+        values: list[bytes] = []
+        for t, v in pairs:
+            tags.append(t)
+            values.append(v)
+        return cls._parsed(tags, values, None)
+
+    def copy(self) -> "Message":
+        self._ensure_split()
+        return Message._parsed(list(self._tags), list(self._values), None)
+
+    # -- views ---------------------------------------------------------------------
+    def _ensure_split(self) -> None:
+        if self._tags is None:
+            parts = self._parts
+            joined = b"=".join(parts)
+            if joined.count(b"=") == 2 * len(parts) - 1 if parts else True:
+                tokens = joined.split(b"=") if parts else []
+                self._tags = tokens[0::2]
+                self._values = tokens[1::2]
+            else:
+                tags, values = [], []
+                for p in parts:
+                    t, _, v = p.partition(b"=")
+                    tags.append(t)
+                    values.append(v)
+                self._tags, self._values = tags, values
+
+    def _ensure_parts(self) -> list[bytes]:
+        if self._parts is None:
+            self._parts = list(map(b"=".join, zip(self._tags, self._values)))
+        return self._parts
+
+    def _dirty(self, keep: str) -> None:
+        """Drop the views that an edit made stale."""
+        self._index = None
+        self.raw = None
+        if keep == "parts":
+            self._tags = self._values = None
+        else:
+            self._parts = None
+
+    @property
+    def tags(self) -> list[bytes]:
+        self._ensure_split()
+        return self._tags  # type: ignore[return-value]
+
+    @property
+    def values(self) -> list[bytes]:
+        self._ensure_split()
+        return self._values  # type: ignore[return-value]
+
+    @property
+    def parts(self) -> list[bytes]:
+        return self._ensure_parts()
+
+    def _idx(self) -> dict[bytes, bytes]:
+        index = self._index
+        if index is None:
+            self._ensure_split()
+            # first occurrence wins (reversed so earlier entries overwrite later ones)
+            index = dict(zip(reversed(self._tags), reversed(self._values)))
+            self._index = index
+        return index
+
+    # -- reading ----------------------------------------------------------------------
+    def get(self, tag: int, default=None):
+        """The value (bytes) of the first occurrence of `tag`, or `default`."""
+        return self._idx().get(TAG_BYTES[tag] if 0 <= tag < _TAG_LIMIT else b"%d" % tag, default)
+
+    def get_raw(self, tag: bytes, default=None):
+        return self._idx().get(tag, default)
+
+    def __getitem__(self, tag: int) -> bytes:
+        v = self.get(tag)
+        if v is None:
+            raise KeyError(tag)
+        return v
+
+    def __contains__(self, tag: int) -> bool:
+        return tag_bytes(tag) in self._idx()
+
+    def get_str(self, tag: int, default: str | None = None) -> str | None:
+        v = self.get(tag)
+        return default if v is None else v.decode(errors="surrogateescape")
+
+    def get_int(self, tag: int, default: int | None = None) -> int | None:
+        v = self.get(tag)
+        return default if v is None else int(v)
+
+    def get_decimal(self, tag: int, default: Decimal | None = None) -> Decimal | None:
+        v = self.get(tag)
+        return default if v is None else Decimal(v.decode())
+
+    def get_all(self, tag: int) -> list[bytes]:
+        t = tag_bytes(tag)
+        self._ensure_split()
+        return [v for tt, v in zip(self._tags, self._values) if tt == t]
+
+    def count(self, tag: int) -> int:
+        self._ensure_split()
+        return self._tags.count(tag_bytes(tag))
+
+    @property
+    def msg_type(self) -> bytes | None:
+        return self._idx().get(b"35")
+
+    def fields(self) -> list[tuple[int, bytes]]:
+        """All fields as (int tag, value bytes), in order. Non-numeric tags raise ValueError."""
+        self._ensure_split()
+        return [(int(t), v) for t, v in zip(self._tags, self._values)]
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        return iter(self.fields())
+
+    def __len__(self) -> int:
+        return len(self._tags) if self._tags is not None else len(self._parts)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return self.parts == other.parts
+
+    def __repr__(self) -> str:
+        body = b"|".join(self.parts).decode(errors="replace")
+        return f"Message({body})"
+
+    # -- editing ------------------------------------------------------------------------
+    def append(self, tag: int, value) -> "Message":
+        """Append a field. `value` may be bytes, str, int, bool, Decimal, float or datetime."""
+        v = value if type(value) is bytes else to_bytes(value)
+        if b"\x01" in v:
+            raise LocalProtocolError(f"value of tag {tag} contains SOH")
+        parts = self._parts if self._parts is not None else self._ensure_parts()
+        parts.append((TAG_EQ[tag] if 0 <= tag < _TAG_LIMIT else b"%d=" % tag) + v)
+        if self._tags is not None:
+            self._dirty("parts")
+        else:
+            self._index = None
+            self.raw = None
+        return self
+
+    def append_data(self, length_tag: int, data_tag: int, data: bytes) -> "Message":
+        """Append a length-prefixed data field pair (e.g. 95/96); data may contain SOH."""
+        self.append(length_tag, len(data))
+        parts = self._ensure_parts()
+        parts.append(tag_bytes(data_tag) + b"=" + bytes(data))
+        self._dirty("parts")
+        return self
+
+    def set(self, tag: int, value) -> "Message":
+        """Replace the first occurrence of `tag` (or append it)."""
+        v = to_bytes(value)
+        if b"\x01" in v:
+            raise LocalProtocolError(f"value of tag {tag} contains SOH")
+        t = tag_bytes(tag)
+        self._ensure_split()
+        try:
+            i = self._tags.index(t)
+        except ValueError:
+            self._tags.append(t)
+            self._values.append(v)
+        else:
+            self._values[i] = v
+        self._dirty("split")
+        return self
+
+    def remove(self, tag: int) -> bool:
+        """Remove every occurrence of `tag`; True if any was present."""
+        t = tag_bytes(tag)
+        self._ensure_split()
+        if t not in self._tags:
+            return False
+        keep = [(tt, v) for tt, v in zip(self._tags, self._values) if tt != t]
+        self._tags = [tt for tt, _ in keep]
+        self._values = [v for _, v in keep]
+        self._dirty("split")
+        return True
+
+    # -- groups --------------------------------------------------------------------------
+    def group(self, count_tag: int, group_def) -> list["Message"]:
+        """Entries of the repeating group started by `count_tag` (lazy: parsed on demand).
+
+        `group_def` is a `fix.dictionary.GroupDef` (delimiter + member tags). Each entry is
+        returned as a `Message` holding that entry's fields (nested groups stay flat inside
+        the entry and can be read with `entry.group(...)` again).
+        """
+        self._ensure_split()
+        tags, values = self._tags, self._values
+        t = tag_bytes(count_tag)
+        try:
+            start = tags.index(t)
+        except ValueError:
+            return []
+        entries, _end = split_group(tags, values, start + 1, group_def)
+        return [Message._parsed(et, ev, None) for et, ev in entries]
+
+
+def split_group(tags: list[bytes], values: list[bytes], pos: int, group_def) -> tuple[list[tuple[list, list]], int]:
+    """Collect group entries starting at `pos` (just after the NumInGroup field).
+
+    A new entry starts at the delimiter or at a member tag already present in the
+    current entry (QuickFIX's rule); the group ends at the first non-member tag.
+    Nested groups are consumed into their parent entry. Returns (entries, next_pos).
+    """
+    members = group_def.member_set
+    delim = group_def.delimiter
+    nested = group_def.groups
+    entries: list[tuple[list, list]] = []
+    cur_t: list[bytes] | None = None
+    cur_v: list[bytes] | None = None
+    seen: set[bytes] = set()
+    n = len(tags)
+    while pos < n:
+        t = tags[pos]
+        if t not in members:
+            break
+        if t == delim or cur_t is None or t in seen:
+            cur_t, cur_v = [], []
+            entries.append((cur_t, cur_v))
+            seen = set()
+        cur_t.append(t)
+        cur_v.append(values[pos])
+        seen.add(t)
+        pos += 1
+        sub = nested.get(t)
+        if sub is not None:
+            sub_entries, npos = split_group(tags, values, pos, sub)
+            for et, ev in sub_entries:
+                cur_t.extend(et)
+                cur_v.extend(ev)
+            pos = npos
+    return entries, pos
+
+
+# ---------------------------------------------------------------------------------------
+# decoding
+
+
+def _split_exact(seg: bytes, data_tags: frozenset[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """Field-by-field split that honours length-prefixed data fields and '=' in values."""
+    tags: list[bytes] = []
+    values: list[bytes] = []
+    pos = 0
+    n = len(seg)
+    last_tag = b""
+    last_val = b""
+    while pos < n:
+        eq = seg.find(b"=", pos)
+        if eq < 0:
+            raise GarbledMessage("field without '='")
+        tag = seg[pos:eq]
+        if b"\x01" in tag:
+            raise GarbledMessage("field without '='")
+        if last_tag in data_tags and last_val.isdigit():
+            # this field is the data field announced by the previous length field
+            end = eq + 1 + int(last_val)
+            if end > n or (end < n and seg[end] != 1):
+                raise GarbledMessage("data field length mismatch")
+        else:
+            end = seg.find(b"\x01", eq + 1)
+            if end < 0:
+                end = n
+        value = seg[eq + 1 : end]
+        tags.append(tag)
+        values.append(value)
+        last_tag, last_val = tag, value
+        pos = end + 1
+    return tags, values
+
+
+def _valid_tag(t: bytes) -> bool:
+    return t.isdigit() or (t[:1] == b"-" and t[1:].isdigit())
+
+
+def decode(frame: bytes, data_tags: frozenset[bytes] | None = DATA_LENGTH_TAGS) -> Message:
+    """Parse one complete frame; raise `GarbledMessage` if framing, length or checksum is wrong.
+
+    The returned message holds every field including 8, 9 and 10, in wire order.
+    Pass `data_tags=None` to skip data-field detection (a little faster for flows known
+    to carry no raw data fields).
+    """
+    n = len(frame)
+    i = frame.rfind(b"\x0110=", 0, n)
+    if i < 0 or frame[n - 1] != 1:
+        raise GarbledMessage("no CheckSum field")
+    cs_text = frame[i + 4 : n - 1]
+    seg = frame[:i]
+    if seg.count(b"=") == seg.count(b"\x01") + 1:
+        tokens = seg.replace(b"\x01", b"=").split(b"=")
+        tags = tokens[0::2]
+        values = tokens[1::2]
+        if data_tags is not None and not data_tags.isdisjoint(tags):
+            tags, values = _split_exact(seg, data_tags)
+    else:
+        tags, values = _split_exact(seg, data_tags or frozenset())
+    if len(tags) < 3 or tags[0] != b"8" or tags[1] != b"9" or tags[2] != b"35":
+        raise GarbledMessage("first three fields must be 8, 9, 35")
+    blen = values[1]
+    if not blen.isdigit() or int(blen) != i + 1 - len(values[0]) - len(blen) - 6:
+        raise GarbledMessage("BodyLength mismatch")
+    if not cs_text.isdigit() or len(cs_text) > 3 or int(cs_text) != checksum(memoryview(frame)[: i + 1]):
+        raise GarbledMessage("CheckSum mismatch")
+    if not b"".join(tags).isdigit():
+        for t in tags:
+            if not _valid_tag(t):
+                raise GarbledMessage("tag is not a number")
+    tags.append(b"10")
+    values.append(cs_text)
+    return Message._parsed(tags, values, frame)
+
+
+class FrameReader:
+    """Cut a byte stream into FIX frames with a bounded buffer (sans-IO).
+
+    `feed(data)` then call `next_frame()` until it returns None. Frames are returned
+    as found on the wire; `decode()` decides whether they are valid. Bytes that cannot
+    start a frame are skipped; `discarded` counts frames cut off for exceeding
+    `max_message_size`.
+    """
+
+    __slots__ = ("_buf", "max_message_size", "discarded")
+
+    def __init__(self, max_message_size: int = 1 << 20):
+        self._buf = bytearray()
+        self.max_message_size = max_message_size
+        self.discarded = 0
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def _resync(self, skip: int) -> None:
+        del self._buf[:skip]
+
+    def next_frame(self) -> bytes | None:
+        buf = self._buf
+        limit = self.max_message_size
+        while True:
+            start = buf.find(b"8=FIX")
+            if start < 0:
+                if len(buf) > 4:
+                    del buf[:-4]
+                return None
+            if start:
+                del buf[:start]
+            soh = buf.find(b"\x01", 0, 64)
+            if soh < 0:
+                if len(buf) >= 64:
+                    self._resync(1)
+                    continue
+                return None
+            if len(buf) < soh + 3:
+                return None
+            if buf[soh + 1 : soh + 3] != b"9=":
+                self._resync(1)  # no BodyLength: not a frame start
+                continue
+            end9 = buf.find(b"\x01", soh + 3, soh + 3 + 12)
+            if end9 < 0:
+                if len(buf) >= soh + 3 + 12:
+                    self._resync(1)
+                    continue
+                return None
+            length_text = bytes(buf[soh + 3 : end9])
+            if not length_text.isdigit():
+                self._resync(1)
+                continue
+            body_end = end9 + 1 + int(length_text)
+            if body_end > limit:
+                self.discarded += 1
+                self._resync(1)
+                continue
+            if len(buf) < body_end:
+                return None
+            cs = buf.find(b"\x0110=", body_end - 1)
+            if cs < 0 or cs > limit:
+                if len(buf) > limit:
+                    self.discarded += 1
+                    self._resync(1)
+                    continue
+                return None
+            term = buf.find(b"\x01", cs + 4, cs + 4 + 8)
+            if term < 0:
+                if len(buf) >= cs + 4 + 8:
+                    self._resync(1)
+                    continue
+                return None
+            frame = bytes(buf[: term + 1])
+            del buf[: term + 1]
+            return frame
+
+
+# ---------------------------------------------------------------------------------------
+# encoding
+
+
+def encode_fields(pairs: Iterable[tuple[int, object]]) -> bytes:
+    """Encode a complete message from (tag, value) pairs, computing 9 and 10.
+
+    The pairs must start with 8 and 35 (9 and 10 are ignored if present). A convenience
+    for tools and tests; sessions use `Encoder`.
+    """
+    begin = None
+    fields: list[bytes] = []
+    for tag, value in pairs:
+        if tag in (9, 10):
+            continue
+        if tag == 8:
+            begin = to_bytes(value)
+            continue
+        fields.append(TAG_EQ[tag] + to_bytes(value) if 0 <= tag < _TAG_LIMIT else b"%d=%s" % (tag, to_bytes(value)))
+    if begin is None:
+        raise LocalProtocolError("BeginString (8) missing")
+    body = b"\x01".join(fields) + b"\x01"
+    head = b"8=%s\x019=%d\x01" % (begin, len(body))
+    msg = head + body
+    return msg + b"10=%03d\x01" % checksum(msg)
+
+
+def finish(begin_prefix: bytes, body: bytes) -> bytes:
+    """Prefix BodyLength and append CheckSum. `begin_prefix` is b"8=FIX.4.4\\x019="."""
+    msg = b"%s%d\x01%s" % (begin_prefix, len(body), body)
+    n = len(msg)
+    if n <= 256:
+        cs = _adler32(msg, 0) & 0xFF
+    else:
+        cs = checksum(msg)
+    return b"%s10=%03d\x01" % (msg, cs)
+
+
+class Encoder:
+    """Pre-encoded session header (8, 49, 56) for one session; encodes outbound messages.
+
+    Header order follows QuickFIX: 8, 9, 35, then the other header fields by tag number
+    (34, 43, 49, 50, 52, 56, 57, 97, 115, 122, 128, ...), then the body, then 10.
+    """
+
+    def __init__(self, begin_string: str, sender_comp_id: str, target_comp_id: str, header_tags: frozenset[bytes], timestamp_precision: int = 3):
+        self.begin_string = begin_string
+        self.sender = sender_comp_id.encode()
+        self.target = target_comp_id.encode()
+        self.prefix = b"8=" + begin_string.encode() + b"\x019="
+        self.header_tags = header_tags
+        self.precision = timestamp_precision
+        self._sender_part = b"49=" + self.sender
+        self._target_part = b"56=" + self.target
+
+    def encode(self, msg: Message, seq: int, now: float, extra_header: list[tuple[int, bytes]] | None = None) -> bytes:
+        """Encode `msg` with MsgSeqNum `seq` and SendingTime `now`.
+
+        Any header fields the message carries (other than 8/9/34/35/49/52/56/10) are kept
+        and sorted into the header; `extra_header` adds more (e.g. 43 and 122 on resends).
+        """
+        parts = msg._parts if msg._parts is not None else msg._ensure_parts()
+        first = parts[0] if parts else b""
+        if not first.startswith(b"35="):
+            raise LocalProtocolError("message has no MsgType (35) as its first field")
+        sending_time = format_utc(now, self.precision)
+        htags = self.header_tags
+        body_parts = parts[1:]
+        has_header = extra_header is not None
+        if not has_header:
+            for p in body_parts:
+                if p[: p.find(b"=")] in htags:
+                    has_header = True
+                    break
+        if not has_header:
+            body = b"%s\x0134=%d\x0149=%s\x0152=%s\x0156=%s\x01%s\x01" % (
+                first, seq, self.sender, sending_time, self.target, b"\x01".join(body_parts))
+            if not body_parts:
+                body = body[:-1]
+            return finish(self.prefix, body)
+        header: list[tuple[int, bytes]] = [(34, b"%d" % seq), (49, self.sender), (52, sending_time), (56, self.target)]
+        body_list: list[bytes] = []
+        for p in body_parts:
+            t, _, v = p.partition(b"=")
+            if t in htags:
+                if t in (b"8", b"9", b"34", b"35", b"49", b"52", b"56", b"10"):
+                    continue
+                if extra_header is not None and int(t) in (43, 122):
+                    continue
+                header.append((int(t), v))
+            else:
+                body_list.append(p)
+        if extra_header:
+            header.extend(extra_header)
+        header.sort(key=lambda tv: tv[0])
+        out = [first]
+        out.extend(b"%d=%s" % (t, v) for t, v in header)
+        out.extend(body_list)
+        return finish(self.prefix, b"\x01".join(out) + b"\x01")
