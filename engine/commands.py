@@ -164,6 +164,15 @@ COMMAND_TYPES: dict[str, type[Command]] = {
 }
 
 
+def register_command_type(cls: type[Command]) -> type[Command]:
+    """Let another layer (risk controls, the router) define journaled commands of its own."""
+    existing = COMMAND_TYPES.get(cls.kind)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"command kind {cls.kind!r} is already registered by {existing.__name__}")
+    COMMAND_TYPES[cls.kind] = cls
+    return cls
+
+
 def command_from_record(rec: dict) -> Command:
     cls = COMMAND_TYPES[rec["kind"]]
     obj = cls.__new__(cls)

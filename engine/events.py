@@ -150,8 +150,10 @@ class TradingStateChanged(Event):
 
 
 class BookUpdate(Event):
-    """Price levels that changed during one command: ((side, price, qty, count), ...),
-    with qty/count the level's new displayed total (0 = level gone)."""
+    """Price levels of one instrument that changed since its previous BookUpdate:
+    ((side, price, qty, count), ...), bids best first then asks best first, with
+    qty/count the level's current displayed total (0 = level gone). `seq` here is
+    the instrument's own market-data sequence (1, 2, 3, ...), for gap detection."""
 
     __slots__ = ("seq", "ts", "symbol", "levels")
     kind = "book"

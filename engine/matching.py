@@ -66,7 +66,7 @@ _STP_DECREMENT = int(StpMode.DECREMENT_AND_CANCEL)
 class MatchingEngine:
     __slots__ = (
         "instrument", "symbol", "bids", "asks", "state", "last_px", "stops", "oms",
-        "_hi", "_lo", "_stp_stop",
+        "_hi", "_lo", "_stp_stop", "md_seq",
     )
 
     def __init__(self, instrument, oms) -> None:
@@ -81,6 +81,7 @@ class MatchingEngine:
         self._hi = 0                         # highest / lowest trade price since the last trigger check
         self._lo = 0
         self._stp_stop = False
+        self.md_seq = 0                      # market-data sequence of this instrument's BookUpdates
 
     # ------------------------------------------------------------------ new orders
 
@@ -361,24 +362,24 @@ class MatchingEngine:
         orig = o.cl_ord_id
         o.cl_ord_id = new_clid
         new_leaves = qty - o.cum
-        side = self.bids if o.side == BUY else self.asks
-        if o.level is not None:
+        lv = o.level
+        if lv is not None:
+            is_buy = o.side == BUY
+            side = self.bids if is_buy else self.asks
             if price == o.price and qty <= o.qty:
                 # in place: keeps priority
-                lv = o.level
                 o.qty = qty
                 o.leaves = new_leaves
-                if o.flags & F_HIDDEN:
-                    pass
-                else:
+                flags = o.flags
+                if not flags & F_HIDDEN:
                     v = o.visible
-                    if o.flags & F_ICEBERG:
+                    if flags & F_ICEBERG:
                         nv = v if v < new_leaves else new_leaves
                     else:
                         nv = new_leaves
                     if nv != v:
                         lv.qty += nv - v
-                        side.dirty.add(o.price)
+                        side.dirty.add(price)
                         o.visible = nv
                 out.append(ExecReport(ts, _REPLACED_X, o, orig_cl_ord_id=orig))
                 return
@@ -387,14 +388,19 @@ class MatchingEngine:
             o.leaves = new_leaves
             o.price = price
             out.append(ExecReport(ts, _REPLACED_X, o, orig_cl_ord_id=orig))
-            if o.side == BUY:
-                best = self.asks.best()
-                crosses = best and best <= price
+            if is_buy:
+                opp = self.asks.prices
+                crosses = opp and opp[0] <= price
             else:
-                best = self.bids.best()
-                crosses = best and best >= price
+                opp = self.bids.prices
+                crosses = opp and opp[-1] >= price
             if not crosses:
-                self._rest(o)  # loses time priority: back of the new level
+                # loses time priority: back of the new level
+                if o.flags:
+                    self._rest(o)
+                else:
+                    o.visible = new_leaves
+                    side.add(o)
                 return
             self._execute(o, ts, out, ack=False)
             if self._hi and self.stops:
@@ -464,7 +470,7 @@ class MatchingEngine:
             # trades made by triggered orders may trigger more (loop)
 
     def book_update(self, ts: int, out: list) -> None:
-        """Emit one BookUpdate with the new displayed totals of every level this command changed."""
+        """Emit one BookUpdate with the current displayed totals of every level changed since the last one."""
         bd = self.bids.dirty
         ad = self.asks.dirty
         if not bd and not ad:
@@ -482,7 +488,10 @@ class MatchingEngine:
                 lv = lvls.get(p)
                 levels.append((2, p, lv.qty, lv.count - lv.hidden) if lv is not None else (2, p, 0, 0))
             ad.clear()
-        out.append(BookUpdate(ts, self.symbol, tuple(levels)))
+        ev = BookUpdate(ts, self.symbol, tuple(levels))
+        self.md_seq += 1
+        ev.seq = self.md_seq
+        out.append(ev)
 
     def after_command(self, ts: int, out: list) -> None:
         if self._hi:

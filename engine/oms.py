@@ -54,6 +54,7 @@ from engine.types import (
 _TRIGGER_TYPES = {int(OrdType.STOP), int(OrdType.STOP_LIMIT), int(OrdType.MARKET_IF_TOUCHED), int(OrdType.TRAILING_STOP)}
 _PRICED_TYPES = {int(OrdType.LIMIT), int(OrdType.STOP_LIMIT)}
 _OPEN = int(TradingState.OPEN)
+_LIMIT = int(OrdType.LIMIT)
 _OPEN_STATUSES = {int(OrdStatus.NEW), int(OrdStatus.PARTIALLY_FILLED), int(OrdStatus.PENDING_NEW)}
 
 
@@ -81,7 +82,6 @@ class OMS:
         instruments: Iterable[Instrument],
         accounts: Iterable[AccountSpec],
         *,
-        market_data: bool = True,
         trade_history: int = 10_000,
     ) -> None:
         self.instruments: dict[str, Instrument] = {i.symbol: i for i in instruments}
@@ -96,14 +96,12 @@ class OMS:
         self.seq = 0
         self.trade_seq = 0
         self.last_order_id = 0
-        self.market_data = market_data
         self.pre_trade: list[PreTradeCheck] = []
         self.listeners: list[Callable[[list[Event]], None]] = []
         self.trades: dict[str, deque] = {s: deque(maxlen=trade_history) for s in self.instruments}
         self._expiry: list[tuple[int, int]] = []     # heap of (expire_ts, order_id)
         self.now = 0                                  # ts of the last command
-        self._touched: MatchingEngine | None = None   # the book the current command changed
-        self._touched_all = False                     # a command that may touch several books
+        self._deferred: list[Command] = []
         self._handlers = {
             NewOrder: self._new,
             CancelOrder: self._cancel,
@@ -139,18 +137,8 @@ class OMS:
         if ts > self.now:
             self.now = ts
         if self._expiry and self._expiry[0][0] <= ts:
-            self._touched_all = True
             self._expire(ts, out)
         self._handlers[type(cmd)](cmd, out)
-        if self.market_data:
-            if self._touched_all:
-                self._touched_all = False
-                self._touched = None
-                for book in self.books.values():
-                    book.book_update(ts, out)
-            elif self._touched is not None:
-                self._touched.book_update(ts, out)
-                self._touched = None
         seq = self.seq
         for ev in out:
             seq += 1
@@ -158,6 +146,55 @@ class OMS:
         self.seq = seq
         for fn in self.listeners:
             fn(out)
+        if self._deferred:
+            out = self._run_deferred(out)
+        return out
+
+    def _run_deferred(self, out: list[Event]) -> list[Event]:
+        """Commands that listeners derived from this command's events (e.g. a circuit
+        breaker halting an instrument) run right after it, inside the same `process`
+        call, so a journal replay re-derives them instead of recording them."""
+        guard = 0
+        while self._deferred:
+            guard += 1
+            if guard > 10_000:
+                raise RuntimeError("deferred commands do not converge")
+            cmd = self._deferred.pop(0)
+            more: list[Event] = []
+            self._handlers[type(cmd)](cmd, more)
+            seq = self.seq
+            for ev in more:
+                seq += 1
+                ev.seq = seq
+            self.seq = seq
+            for fn in self.listeners:
+                fn(more)
+            out.extend(more)
+        return out
+
+    def defer(self, cmd: Command) -> None:
+        """Run `cmd` after the current command (from a listener or handler)."""
+        self._deferred.append(cmd)
+
+    def register_handler(self, cmd_type: type[Command], handler: Callable[[Command, list], None]) -> None:
+        """Let another layer handle its own command type (see commands.register_command_type).
+        The handler appends its events to the list it is given."""
+        self._handlers[cmd_type] = handler
+
+    def collect_book_updates(self) -> list[BookUpdate]:
+        """Market data: one BookUpdate per book whose displayed levels changed since the
+        last call, with the levels' current totals (conflated).
+
+        Book changes are tracked as they happen (a set of dirty prices per side) but
+        rendered only when the sequencer delivers a batch, so market data costs the
+        matching path almost nothing. BookUpdate.seq is a per-instrument market-data
+        sequence number (gap detection for subscribers); it is not part of the
+        venue-wide event sequence, which depends only on the commands."""
+        out: list[BookUpdate] = []
+        ts = self.now
+        for book in self.books.values():
+            if book.bids.dirty or book.asks.dirty:
+                book.book_update(ts, out)
         return out
 
     # ------------------------------------------------------------------ new order
@@ -216,7 +253,6 @@ class OMS:
         self.open_by_account[cmd.account][oid] = o
         if expire_ts:
             heapq.heappush(self._expiry, (expire_ts, oid))
-        self._touched = book
         book.accept(o, cmd.ts, out)
         book.after_command(cmd.ts, out)
 
@@ -319,18 +355,23 @@ class OMS:
                 return
             self.by_clid[cmd.account][clid] = o
         book = self.books[o.symbol]
-        self._touched = book
         reason = Reason(cmd.reason) if cmd.reason in Reason._value2member_map_ else Reason.CLIENT_REQUEST
         book.cancel_resting(o, cmd.ts, out, reason, "cancelled" if reason == Reason.CLIENT_REQUEST else reason.value.lower().replace("_", " "),
                             cl_ord_id=clid)
 
     def _replace(self, cmd: ReplaceOrder, out: list) -> None:
-        o = self.find(cmd.account, cmd.order_id, cmd.orig_cl_ord_id)
+        if cmd.order_id:
+            o = self.orders.get(cmd.order_id)
+            if o is not None and o.account != cmd.account:
+                o = None
+        else:
+            clids = self.by_clid.get(cmd.account)
+            o = clids.get(cmd.orig_cl_ord_id) if clids is not None else None
         if o is None:
             self._cancel_reject(cmd, out, None, Reason.UNKNOWN_ORDER, "unknown order", True)
             return
         err = self.validate_replace(cmd, o)
-        if err is None:
+        if err is None and self.pre_trade:
             for check in self.pre_trade:
                 err = check.check_replace(cmd, o, self)
                 if err is not None:
@@ -338,41 +379,50 @@ class OMS:
         if err is not None:
             self._cancel_reject(cmd, out, o, err.reason, err.text, True)
             return
-        new_clid = cmd.cl_ord_id or o.cl_ord_id
-        if new_clid != o.cl_ord_id:
+        new_clid = cmd.cl_ord_id
+        if not new_clid:
+            new_clid = o.cl_ord_id
+        elif new_clid != o.cl_ord_id:
             self.by_clid[cmd.account][new_clid] = o
-        qty = cmd.qty or o.qty
-        price = cmd.price or o.price
         book = self.books[o.symbol]
-        self._touched = book
-        book.replace(o, new_clid, qty, price, cmd.stop_px, cmd.ts, out)
-        book.after_command(cmd.ts, out)
+        book.replace(o, new_clid, cmd.qty or o.qty, cmd.price or o.price, cmd.stop_px, cmd.ts, out)
+        if book._hi:
+            book.after_command(cmd.ts, out)
 
     def validate_replace(self, cmd: ReplaceOrder, o: Order) -> RejectError | None:
+        """The engine's own rules for a cancel/replace (cheap checks first: this is the hot path)."""
         if o.status not in _OPEN_STATUSES:
             return RejectError(Reason.ORDER_NOT_OPEN, "order is not open")
         book = self.books[o.symbol]
         if book.state != _OPEN:
             return RejectError(Reason.MARKET_HALTED if book.state == TradingState.HALTED else Reason.MARKET_CLOSED,
                                f"{o.symbol} is not open for trading")
-        if cmd.cl_ord_id and cmd.cl_ord_id != o.cl_ord_id and cmd.cl_ord_id in self.by_clid[cmd.account]:
-            return RejectError(Reason.DUPLICATE_ORDER, f"client order id {cmd.cl_ord_id!r} already used")
-        inst = self.instruments[o.symbol]
+        clid = cmd.cl_ord_id
+        if clid and clid != o.cl_ord_id and clid in self.by_clid[cmd.account]:
+            return RejectError(Reason.DUPLICATE_ORDER, f"client order id {clid!r} already used")
         qty = cmd.qty or o.qty
-        if qty > inst.max_lots or qty < inst.min_lots:
-            return RejectError(Reason.INVALID_QUANTITY, f"quantity outside [{inst.min_qty}, {inst.max_qty}]")
+        if qty != o.qty:
+            inst = self.instruments[o.symbol]
+            if qty > inst.max_lots or qty < inst.min_lots:
+                return RejectError(Reason.INVALID_QUANTITY, f"quantity outside [{inst.min_qty}, {inst.max_qty}]")
         if qty <= o.cum:
             return RejectError(Reason.REPLACE_QTY_BELOW_FILLED, "new quantity is not above the filled quantity")
-        if o.ext is not None and o.ext.display_qty and o.ext.display_qty >= qty:
+        if cmd.price < 0 or cmd.qty < 0 or cmd.stop_px < 0:
+            return RejectError(Reason.INVALID_ORDER, "negative values")
+        ext = o.ext
+        if ext is None and not o.flags and not cmd.stop_px:
+            # plain limit or market order
+            if cmd.price and o.ord_type != _LIMIT:
+                return RejectError(Reason.INVALID_ORDER, "this order type has no limit price")
+            return None
+        if ext is not None and ext.display_qty and ext.display_qty >= qty:
             return RejectError(Reason.INVALID_QUANTITY, "iceberg quantity must stay above its display quantity")
         if cmd.price and o.ord_type not in _PRICED_TYPES:
             return RejectError(Reason.INVALID_ORDER, "this order type has no limit price")
         if cmd.stop_px and o.ord_type not in _TRIGGER_TYPES:
             return RejectError(Reason.INVALID_ORDER, "this order type has no stop price")
-        if cmd.stop_px and (o.ext is None or o.ext.triggered):
+        if cmd.stop_px and (ext is None or ext.triggered):
             return RejectError(Reason.INVALID_ORDER, "the order has already triggered")
-        if cmd.price < 0 or cmd.qty < 0 or cmd.stop_px < 0:
-            return RejectError(Reason.INVALID_ORDER, "negative values")
         if o.flags & F_POST_ONLY and cmd.price and o.level is not None:
             opp = book.asks if o.side == BUY else book.bids
             best = opp.best()
@@ -398,7 +448,6 @@ class OMS:
                 victims.append(o)
         victims.sort(key=lambda o: o.order_id)
         reason = Reason(cmd.reason) if cmd.reason in Reason._value2member_map_ else Reason.MASS_CANCEL
-        self._touched_all = True
         for o in victims:
             self.books[o.symbol].cancel_resting(o, cmd.ts, out, reason, reason.value.lower().replace("_", " "))
         out.append(MassCancelDone(cmd.ts, cmd.account, cmd.symbol, cmd.side, cmd.cl_ord_id, cmd.origin,
@@ -412,7 +461,6 @@ class OMS:
         if book.state == state:
             return
         book.state = state
-        self._touched = book
         out.append(TradingStateChanged(cmd.ts, cmd.symbol, state, cmd.reason, cmd.origin))
         if state == _OPEN and book.stops and book.last_px:
             book._hi = book._lo = book.last_px

@@ -107,6 +107,8 @@ class Sequencer:
         if self.journal is not None:
             self.journal.commit()
         pending, self._pending = self._pending, []
+        if pending:
+            pending.extend(self.oms.collect_book_updates())
         waiters, self._waiters = self._waiters, []
         self.flushes += 1
         if pending:

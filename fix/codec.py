@@ -41,6 +41,12 @@ DATA_LENGTH_TAGS: frozenset[bytes] = frozenset(
 )
 
 # int tag -> b"tag" and b"tag=" (precomputed for the common range; others are built on demand)
+# Header tags of FIX 4.2/4.4/FIXT 1.1 (a superset): appending one marks an outbound
+# message as carrying its own header fields, which sends it down the encoder's slow path.
+HEADER_TAGS: frozenset[int] = frozenset({
+    8, 9, 34, 35, 43, 49, 50, 52, 56, 57, 90, 91, 97, 115, 116, 122, 128, 129, 142, 143, 144, 145,
+    212, 213, 347, 369, 370, 627, 628, 629, 630, 1128, 1129, 1156})
+
 _TAG_LIMIT = 10000
 TAG_BYTES: list[bytes] = [b"%d" % i for i in range(_TAG_LIMIT)]
 TAG_EQ: list[bytes] = [b"%d=" % i for i in range(_TAG_LIMIT)]
@@ -102,13 +108,14 @@ class Message:
     only MsgType and body fields — the session writes the rest of the header.
     """
 
-    __slots__ = ("_tags", "_values", "_parts", "_index", "raw")
+    __slots__ = ("_tags", "_values", "_parts", "_index", "raw", "_hdr")
 
     def __init__(self, msg_type: bytes | str | None = None, fields: Iterable[tuple[int, object]] | None = None):
         self._tags: list[bytes] | None = None
         self._values: list[bytes] | None = None
         self._index: dict[bytes, bytes] | None = None
         self.raw: bytes | None = None
+        self._hdr = False  # may carry header fields besides 35
         parts: list[bytes] = []
         if msg_type is not None:
             parts.append(b"35=" + to_bytes(msg_type))
@@ -126,6 +133,7 @@ class Message:
         m._parts = None
         m._index = None
         m.raw = raw
+        m._hdr = True
         return m
 
     @classmethod
@@ -265,6 +273,8 @@ class Message:
             raise LocalProtocolError(f"value of tag {tag} contains SOH")
         parts = self._parts if self._parts is not None else self._ensure_parts()
         parts.append((TAG_EQ[tag] if 0 <= tag < _TAG_LIMIT else b"%d=" % tag) + v)
+        if tag in HEADER_TAGS:
+            self._hdr = True
         if self._tags is not None:
             self._dirty("parts")
         else:
@@ -294,6 +304,8 @@ class Message:
             self._values.append(v)
         else:
             self._values[i] = v
+        if tag in HEADER_TAGS:
+            self._hdr = True
         self._dirty("split")
         return self
 
@@ -563,6 +575,9 @@ def finish(begin_prefix: bytes, body: bytes) -> bytes:
     return b"%s10=%03d\x01" % (msg, cs)
 
 
+_SESSION_OWNED = frozenset({b"8", b"9", b"34", b"35", b"49", b"52", b"56", b"10", b"43", b"122"})
+
+
 class Encoder:
     """Pre-encoded session header (8, 49, 56) for one session; encodes outbound messages.
 
@@ -583,8 +598,9 @@ class Encoder:
     def encode(self, msg: Message, seq: int, now: float, extra_header: list[tuple[int, bytes]] | None = None) -> bytes:
         """Encode `msg` with MsgSeqNum `seq` and SendingTime `now`.
 
-        Any header fields the message carries (other than 8/9/34/35/49/52/56/10) are kept
-        and sorted into the header; `extra_header` adds more (e.g. 43 and 122 on resends).
+        Any header fields the message carries are kept and sorted into the header, except
+        the ones the session owns (8, 9, 34, 35, 49, 52, 56, 10) and PossDupFlag (43) /
+        OrigSendingTime (122), which only `extra_header` can set (resends and gap fills).
         """
         parts = msg._parts if msg._parts is not None else msg._ensure_parts()
         first = parts[0] if parts else b""
@@ -593,13 +609,7 @@ class Encoder:
         sending_time = format_utc(now, self.precision)
         htags = self.header_tags
         body_parts = parts[1:]
-        has_header = extra_header is not None
-        if not has_header:
-            for p in body_parts:
-                if p[: p.find(b"=")] in htags:
-                    has_header = True
-                    break
-        if not has_header:
+        if not msg._hdr and extra_header is None:
             body = b"%s\x0134=%d\x0149=%s\x0152=%s\x0156=%s\x01%s\x01" % (
                 first, seq, self.sender, sending_time, self.target, b"\x01".join(body_parts))
             if not body_parts:
@@ -610,9 +620,8 @@ class Encoder:
         for p in body_parts:
             t, _, v = p.partition(b"=")
             if t in htags:
-                if t in (b"8", b"9", b"34", b"35", b"49", b"52", b"56", b"10"):
-                    continue
-                if extra_header is not None and int(t) in (43, 122):
+                # the session owns these; PossDupFlag/OrigSendingTime only come via extra_header
+                if t in _SESSION_OWNED:
                     continue
                 header.append((int(t), v))
             else:

@@ -60,6 +60,7 @@ __all__ = [
     "VenueRateLimited",
     "VenueAdapter",
     "EventFanout",
+    "EventStream",
 ]
 
 
@@ -381,23 +382,46 @@ class EventFanout:
 
         return unsubscribe
 
-    async def stream(self) -> AsyncIterator[VenueEvent]:
+    def stream(self) -> "EventStream":
+        """An async iterator that receives every event published from now on."""
         q: asyncio.Queue = asyncio.Queue()
         self._queues.add(q)
-        try:
-            while True:
-                yield await q.get()
-        finally:
-            self._queues.discard(q)
+        return EventStream(self, q)
 
-    def open_queue(self) -> asyncio.Queue:
-        """A raw subscriber queue (caller must `close_queue` it)."""
-        q: asyncio.Queue = asyncio.Queue()
-        self._queues.add(q)
-        return q
-
-    def close_queue(self, q: asyncio.Queue) -> None:
+    def _detach(self, q: asyncio.Queue) -> None:
         self._queues.discard(q)
+
+
+class EventStream:
+    """One consumer's view of an `EventFanout`; subscribed from construction on,
+    so nothing published between `events()` and the first `await` is lost."""
+
+    def __init__(self, fanout: EventFanout, queue: asyncio.Queue) -> None:
+        self._fanout = fanout
+        self._queue = queue
+        self._closed = False
+
+    def __aiter__(self) -> "EventStream":
+        return self
+
+    async def __anext__(self) -> VenueEvent:
+        if self._closed:
+            raise StopAsyncIteration
+        return await self._queue.get()
+
+    async def get(self, timeout: float | None = None) -> VenueEvent:
+        """Next event, waiting at most `timeout` seconds (asyncio.TimeoutError after)."""
+        return await asyncio.wait_for(self.__anext__(), timeout)
+
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self._fanout._detach(self._queue)
 
 
 # --------------------------------------------------------------------------- interface

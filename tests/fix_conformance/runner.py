@@ -21,7 +21,8 @@ Matching rules for an ``E`` line (the README's, made precise):
   pattern instead of by value.  As in QuickFIX's reference runner the pattern need not
   cover the whole value; we accept only a sub-second fraction (``.sss``) beyond it, so
   ``122=...-hh:mm:ss.sss`` matches the seconds-only pattern, but garbage does not.
-* Text (58) matches when its leading words are the expected words.
+* Text (58) matches when it starts with the expected words (more may follow after a
+  word break, e.g. a detail like ", field=11").
 
 Usage as a command (handy while developing an engine)::
 
@@ -274,8 +275,14 @@ class Framer:
 
 
 def _leading_words_match(expected: str, actual: str) -> bool:
-    want, got = expected.split(), actual.split()
-    return got[: len(want)] == want
+    """``actual`` starts with the words of ``expected`` and may go on after a word break.
+
+    "Required tag missing" matches "Required tag missing, field=11" and
+    "Required tag missing: 11", not "Required tags missing".
+    """
+    if not actual.startswith(expected):
+        return False
+    return len(actual) == len(expected) or not actual[len(expected)].isalnum()
 
 
 def _format_match(pattern: re.Pattern[str], value: str) -> bool:
@@ -580,6 +587,22 @@ def run_streams(
         # every step of every definition is bounded, so this is too
         t.join()
     return results
+
+
+def summarize(outcomes: dict[str, Outcome], title: str) -> str:
+    """A short Markdown report: pass count, then each failure's first mismatch."""
+    names = sorted(outcomes)
+    failed = [n for n in names if not outcomes[n].passed]
+    lines = [f"# {title}", "", f"{len(names) - len(failed)}/{len(names)} definitions pass.", ""]
+    if failed:
+        lines += ["## Failing definitions (first mismatch)", ""]
+    for name in failed:
+        detail = outcomes[name].detail.splitlines()
+        head = detail[0] if detail else "(no detail)"
+        extra = [d.strip() for d in detail[1:] if d.strip().startswith(("expected:", "received:"))]
+        lines.append(f"- **{name}**: {head}")
+        lines += [f"    - {d}" for d in extra]
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- command
