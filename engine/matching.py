@@ -381,13 +381,13 @@ class MatchingEngine:
                         lv.qty += nv - v
                         side.dirty.add(price)
                         o.visible = nv
-                out.append(ExecReport(ts, _REPLACED_X, o, orig_cl_ord_id=orig))
+                out.append(ExecReport(ts, _REPLACED_X, o, orig))
                 return
             side.remove(o)
             o.qty = qty
             o.leaves = new_leaves
             o.price = price
-            out.append(ExecReport(ts, _REPLACED_X, o, orig_cl_ord_id=orig))
+            out.append(ExecReport(ts, _REPLACED_X, o, orig))
             if is_buy:
                 opp = self.asks.prices
                 crosses = opp and opp[0] <= price
@@ -413,7 +413,7 @@ class MatchingEngine:
             o.price = price
         if stop_px:
             o.ext.stop_px = stop_px
-        out.append(ExecReport(ts, _REPLACED_X, o, orig_cl_ord_id=orig))
+        out.append(ExecReport(ts, _REPLACED_X, o, orig))
         if self.last_px:
             self._hi = self._lo = self.last_px
             self.check_triggers(ts, out)

@@ -126,3 +126,32 @@ class EngineServer:
                 proc.kill()
                 proc.wait(timeout=STOP_TIMEOUT)
         self._close_log()
+
+
+def server_args() -> list[str]:
+    """Extra arguments: bind to loopback explicitly when the command offers --host."""
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "app.cli", "conformance-server", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+    except subprocess.TimeoutExpired:
+        return []
+    return ["--host", "127.0.0.1"] if "--host" in out else []
+
+
+def start_for_tests(workdir: Path) -> EngineServer:
+    """Start the server for a pytest fixture: skip if the command does not exist yet,
+    fail (with its output) if it exists but does not come up."""
+    import pytest
+
+    if not command_available():
+        pytest.skip("app/commands/conformance_server.py (`fixvenue conformance-server`) is not built yet")
+    server = EngineServer(workdir, server_args())
+    try:
+        server.start()
+    except ServerError as exc:
+        pytest.fail(str(exc))
+    return server

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -35,29 +33,9 @@ from fix_acceptance_suite import definition_params, selected_definitions, stream
 pytestmark = pytest.mark.slow
 
 
-def _server_args() -> list[str]:
-    """Extra arguments: bind to loopback explicitly when the command offers --host."""
-    try:
-        out = subprocess.run(
-            [sys.executable, "-m", "app.cli", "conformance-server", "--help"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ).stdout
-    except subprocess.TimeoutExpired:
-        return []
-    return ["--host", "127.0.0.1"] if "--host" in out else []
-
-
 @pytest.fixture(scope="module")
 def conformance_server(tmp_path_factory):
-    if not engine_server.command_available():
-        pytest.skip("app/commands/conformance_server.py (`fixvenue conformance-server`) is not built yet")
-    server = engine_server.EngineServer(tmp_path_factory.mktemp("conformance-server"), _server_args())
-    try:
-        server.start()
-    except engine_server.ServerError as exc:
-        pytest.fail(str(exc))
+    server = engine_server.start_for_tests(tmp_path_factory.mktemp("conformance-server"))
     yield server
     server.stop()
 

@@ -112,6 +112,28 @@ def build_loopback_shim(directory: Path) -> Path:
     return out
 
 
+def shim_for_tests(directory: Path) -> Path:
+    """The shim for a pytest fixture; skip (naming the missing compiler) if unbuildable."""
+    import pytest
+
+    try:
+        return build_loopback_shim(directory)
+    except PeerError as exc:
+        pytest.skip(f"cannot confine the QuickFIX acceptor to loopback: {exc}")
+
+
+def spec_dir_for_tests(shared_spec: Path) -> Path:
+    """QuickFIX data dictionaries: ../shared/fix-spec, else the ones quickfix-ssl ships."""
+    if (shared_spec / "FIX44.xml").exists():
+        return shared_spec
+    bundled = Path(sys.prefix) / "share" / "quickfix"
+    if (bundled / "FIX44.xml").exists():
+        return bundled
+    import pytest
+
+    pytest.skip(f"no QuickFIX data dictionaries in {shared_spec} or {bundled}")
+
+
 def listening_addresses(port: int) -> list[str]:
     """Local addresses in LISTEN state on ``port`` (Linux /proc); [] if unknown."""
     found: list[str] = []
@@ -507,6 +529,31 @@ def run_initiator_scenario(cfg_path: str, report_path: str) -> int:
         with cond:
             return len(events)
 
+    def settle(session, timeout: float = 5.0) -> bool:
+        """Wait until QuickFIX's counters reflect every message seen in callbacks.
+
+        Callbacks run before QuickFIX increments its sequence numbers, on its own
+        thread; changing the numbers from here before that would race with it.
+        """
+        def top(kinds: tuple[str, ...]) -> int:
+            with cond:
+                nums = [
+                    int(f.get("34", "0"))
+                    for f in (parse_fix(ev["msg"]) for ev in events if ev["cb"] in kinds)
+                    if f.get("43") != "Y"
+                ]
+            return max(nums, default=0)
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (
+                session.getExpectedTargetNum() > top(("fromAdmin", "fromApp"))
+                and session.getExpectedSenderNum() > top(("toAdmin", "toApp"))
+            ):
+                return True
+            time.sleep(0.02)
+        return False
+
     initiator.start()
     try:
         steps["logon"] = wait_for(is_("onLogon"), 15) is not None
@@ -520,6 +567,7 @@ def run_initiator_scenario(cfg_path: str, report_path: str) -> int:
         steps["echo_2"] = wait_for(echo("IOP-2")) is not None
 
         # 3. gap from us: the acceptor must ResendRequest from the first missing number
+        steps["settled_3"] = settle(session)
         start = mark()
         gap_from = session.getExpectedSenderNum()
         seqs["gap_from"] = gap_from
@@ -532,6 +580,7 @@ def run_initiator_scenario(cfg_path: str, report_path: str) -> int:
         steps["our_gap_fill"] = wait_for(is_("toAdmin", t35="4", t123="Y"), start=start) is not None
 
         # 4. gap seen by us: QuickFIX asks the acceptor to resend two messages
+        steps["settled_4"] = settle(session)
         start = mark()
         expected_in = session.getExpectedTargetNum()
         seqs["resend_from"] = expected_in - 2
@@ -542,6 +591,7 @@ def run_initiator_scenario(cfg_path: str, report_path: str) -> int:
         steps["echo_4"] = wait_for(echo("IOP-4"), start=start) is not None
 
         # 5. SequenceReset in reset mode: jump our outgoing numbers forward by ten
+        steps["settled_5"] = settle(session)
         start = mark()
         jump_to = session.getExpectedSenderNum() + 10
         seqs["reset_to"] = jump_to
