@@ -130,7 +130,7 @@ class MatchingEngine:
                                            "post-only order would take liquidity")
                     return
         ext = o.ext
-        if ext is not None and (o.tif == _FOK or ext.min_qty):
+        if o.tif == _FOK or (ext is not None and ext.min_qty):
             need = o.leaves if o.tif == _FOK else min(ext.min_qty, o.leaves)
             if self._available(o, lim, need) < need:
                 if o.tif == _FOK:
@@ -142,7 +142,8 @@ class MatchingEngine:
                     out.append(ExecReport(ts, _NEW, o))
                 self._end(o, ts, out, reason, text)
                 return
-            ext.min_qty = 0  # the minimum applies to the immediate execution only
+            if ext is not None:
+                ext.min_qty = 0  # the minimum applies to the immediate execution only
         if ack:
             o.status = _S_NEW
             out.append(ExecReport(ts, _NEW, o))
@@ -178,6 +179,7 @@ class MatchingEngine:
     def _reject_or_cancel(self, o, ts, out, ack, reason, text) -> None:
         if ack:
             o.status = _S_REJECTED
+            o.leaves = 0
             out.append(ExecReport(ts, _REJECTED_X, o, reason=reason.value, text=text))
             self.oms.order_done(o)
         else:
@@ -197,24 +199,53 @@ class MatchingEngine:
         return self.oms.stp_mode(o.account)
 
     def _available(self, o, lim: int, need: int) -> int:
-        """Quantity the order could take right now up to `need` (FOK / MinQty pre-check)."""
-        opp = self.asks if o.side == BUY else self.bids
+        """Quantity the order would take right now, up to `need` (FOK / MinQty pre-check).
+
+        A dry run of `_match` that changes nothing: per level, displayed orders in
+        queue order (an iceberg refill goes to the back of the displayed queue),
+        then hidden orders; an own-account order stops the count unless the
+        self-trade mode is cancel-oldest (then it is skipped, as it would be cancelled)."""
+        is_buy = o.side == BUY
+        opp = self.asks if is_buy else self.bids
         got = 0
         account = o.account
         stp = self._stp_mode(o)
         for lv in opp.iter_levels():
-            if (lv.price > lim) if o.side == BUY else (lv.price < lim):
+            if (lv.price > lim) if is_buy else (lv.price < lim):
                 break
+            shown = []
+            hidden = []
             r = lv.head
             while r is not None:
-                if r.account == account and stp != _STP_NONE:
-                    if stp != _STP_OLDEST:
-                        return got  # matching would stop (or shrink) here
+                if r.flags & F_HIDDEN:
+                    hidden.append(r)
                 else:
-                    got += r.leaves
-                    if got >= need:
-                        return got
+                    shown.append([r, r.visible, r.leaves])
                 r = r.next
+            i = 0
+            while i < len(shown):
+                r, vis, leaves = shown[i]
+                i += 1
+                if r.account == account and stp != _STP_NONE:
+                    if stp == _STP_OLDEST:
+                        continue
+                    return got
+                q = vis if vis < need - got else need - got
+                got += q
+                if got >= need:
+                    return got
+                leaves -= q
+                if leaves and r.flags & F_ICEBERG:
+                    d = r.ext.display_qty
+                    shown.append([r, d if d < leaves else leaves, leaves])
+            for r in hidden:
+                if r.account == account and stp != _STP_NONE:
+                    if stp == _STP_OLDEST:
+                        continue
+                    return got
+                got += r.leaves
+                if got >= need:
+                    return got
         return got
 
     # ------------------------------------------------------------------ matching

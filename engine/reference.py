@@ -24,10 +24,12 @@ same event classes, fields, order and sequence numbers as `OMS.process`:
   engine checks (entry of a trigger order, end of a new/replace command, a
   replace, re-opening); triggered orders run in arrival order and their trades
   can trigger more;
-- each command ends with one BookUpdate per book whose displayed levels were
-  touched: (side, price, displayed qty, displayed orders), bids best-first,
-  then asks best-first;
-- sequence numbers are stamped over each command's events at the end.
+- sequence numbers are stamped over each command's events at the end;
+- market data is not part of `process`: `collect_book_updates()` returns one
+  BookUpdate per book whose displayed levels were touched since the previous
+  call, with those levels' current totals (side, price, displayed qty,
+  displayed orders), bids best first then asks best first, stamped with the
+  time of the latest command and the book's own market-data sequence.
 
 Where this file disagrees with the engine, the engine's behaviour was judged
 wrong and filed (see /tmp/engine-bugs.md and the failing tests named there):
@@ -47,7 +49,10 @@ wrong and filed (see /tmp/engine-bugs.md and the failing tests named there):
    the first trades instead of triggering on them;
 6. a triggered order keeps its order type in its execution reports (a
    triggered stop-limit still reports STOP_LIMIT; it trades as a limit order);
-7. an unknown trading state in SetTradingState is ignored instead of raising.
+7. an unknown trading state in SetTradingState is ignored instead of raising;
+8. an order the book refuses at entry (post-only that would take, market
+   order without liquidity) reports REJECTED with leaves 0, like every other
+   finished order.
 """
 
 from __future__ import annotations
@@ -184,7 +189,8 @@ class RefBook:
         self.waiting: list[RefOrder] = []    # trigger orders, arrival order
         self.last_px = 0
         self.pending: list[int] = []         # trade prices since the last trigger check
-        self.touched: set[tuple[int, int]] = set()   # (side, price) of displayed changes
+        self.touched: set[tuple[int, int]] = set()   # (side, price) displayed-changed since the last BookUpdate
+        self.md_seq = 0
 
     def side_orders(self, side: int) -> list[RefOrder]:
         return [r for r in self.resting if r.side == side]
@@ -217,12 +223,14 @@ class ReferenceOMS:
         self.trade_seq = 0
         self.last_order_id = 0
         self.arrival = 0
+        self.now = 0
         self._stp_stop = False
 
     # ------------------------------------------------------------------ processing
 
     def process(self, cmd: Command) -> list[Event]:
         out: list[Event] = []
+        self.now = max(self.now, cmd.ts)
         self._expire(cmd.ts, out)
         if isinstance(cmd, NewOrder):
             self._new(cmd, out)
@@ -240,17 +248,25 @@ class ReferenceOMS:
             pass
         else:
             raise TypeError(f"unknown command {cmd!r}")
+        for ev in out:
+            self.seq += 1
+            ev.seq = self.seq
+        return out
+
+    def collect_book_updates(self) -> list[BookUpdate]:
+        """Conflated market data: the touched levels of each book since the last call."""
+        out = []
         for book in self.books.values():
             if book.touched:
                 bids = sorted((p for s, p in book.touched if s == BUY), reverse=True)
                 asks = sorted(p for s, p in book.touched if s == SELL)
                 levels = tuple((BUY, p) + book.level(BUY, p) for p in bids)
                 levels += tuple((SELL, p) + book.level(SELL, p) for p in asks)
-                out.append(BookUpdate(cmd.ts, book.symbol, levels))
+                ev = BookUpdate(self.now, book.symbol, levels)
+                book.md_seq += 1
+                ev.seq = book.md_seq
+                out.append(ev)
                 book.touched.clear()
-        for ev in out:
-            self.seq += 1
-            ev.seq = self.seq
         return out
 
     # ------------------------------------------------------------------ helpers
@@ -571,6 +587,7 @@ class ReferenceOMS:
 
     def _reject_or_cancel(self, o, ts, out, ack, reason: Reason, text: str) -> None:
         if ack:
+            o.leaves = 0
             o.status = S_REJECTED
             self._report(out, ts, X_REJECTED, o, reason=reason.value, text=text)
         else:
@@ -690,10 +707,12 @@ class ReferenceOMS:
             return Reason.DUPLICATE_ORDER, f"client order id {cmd.cl_ord_id!r} already used"
         inst = self.instruments[o.symbol]
         qty = cmd.qty or o.qty
-        if qty > inst.max_lots or qty < inst.min_lots:
+        if qty != o.qty and (qty > inst.max_lots or qty < inst.min_lots):
             return Reason.INVALID_QUANTITY, f"quantity outside [{inst.min_qty}, {inst.max_qty}]"
         if qty <= o.cum:
             return Reason.REPLACE_QTY_BELOW_FILLED, "new quantity is not above the filled quantity"
+        if cmd.price < 0 or cmd.qty < 0 or cmd.stop_px < 0:
+            return Reason.INVALID_ORDER, "negative values"
         if o.display_qty and o.display_qty >= qty:
             return Reason.INVALID_QUANTITY, "iceberg quantity must stay above its display quantity"
         if cmd.price and o.ord_type not in PRICED_TYPES:
@@ -702,8 +721,6 @@ class ReferenceOMS:
             return Reason.INVALID_ORDER, "this order type has no stop price"
         if cmd.stop_px and o.triggered:
             return Reason.INVALID_ORDER, "the order has already triggered"
-        if cmd.price < 0 or cmd.qty < 0 or cmd.stop_px < 0:
-            return Reason.INVALID_ORDER, "negative values"
         if o.post_only and cmd.price and o.resting:
             best = book.best(SELL if o.side == BUY else BUY)
             if best and _crosses(o.side, best, cmd.price):

@@ -49,7 +49,23 @@ HEADER_TAGS: frozenset[int] = frozenset({
 
 _TAG_LIMIT = 10000
 TAG_BYTES: list[bytes] = [b"%d" % i for i in range(_TAG_LIMIT)]
-TAG_EQ: list[bytes] = [b"%d=" % i for i in range(_TAG_LIMIT)]
+TAG_EQ: dict[int, bytes] = {i: b"%d=" % i for i in range(1, _TAG_LIMIT)}
+
+
+# the same without header tags: a KeyError sends a message carrying header fields (or odd
+# tags / non-bytes values) to the careful path, so the common case is one comprehension
+BODY_TAG_EQ: dict[int, bytes] = {t: v for t, v in TAG_EQ.items() if t not in HEADER_TAGS}
+
+
+def _tag_eq(tag: int) -> bytes:
+    """b"tag=" for any valid tag (outbound tags must be positive integers)."""
+    try:
+        return TAG_EQ[tag]
+    except (KeyError, TypeError):
+        pass
+    if type(tag) is not int or tag <= 0:
+        raise LocalProtocolError(f"invalid tag {tag!r}")
+    return b"%d=" % tag
 
 
 def tag_bytes(tag: int) -> bytes:
@@ -57,14 +73,19 @@ def tag_bytes(tag: int) -> bytes:
 
 
 def checksum(data: bytes | bytearray | memoryview) -> int:
-    """FIX CheckSum: sum of all bytes modulo 256 (exact for any length)."""
+    """FIX CheckSum: sum of all bytes modulo 256 (exact for any length).
+
+    adler32's low half is 1 + the byte sum modulo 65521 (here started from 0, so just the
+    sum); a chunk of at most 256 bytes sums to at most 65280, so per chunk it is exact.
+    """
     n = len(data)
     if n <= 256:
-        return (_adler32(data, 0) & 0xFFFF) & 0xFF
-    mv = memoryview(data)
+        return _adler32(data, 0) & 0xFF
+    if n <= 512:
+        return ((_adler32(data[:256], 0) & 0xFFFF) + (_adler32(data[256:], 0) & 0xFFFF)) & 0xFF
     total = 0
     for i in range(0, n, 256):
-        total += _adler32(mv[i : i + 256], 0) & 0xFFFF
+        total += _adler32(data[i : i + 256], 0) & 0xFFFF
     return total & 0xFF
 
 
@@ -108,21 +129,18 @@ class Message:
     only MsgType and body fields — the session writes the rest of the header.
     """
 
-    __slots__ = ("_tags", "_values", "_parts", "_index", "raw", "_hdr")
+    __slots__ = ("_tags", "_values", "_tokens", "_parts", "_index", "raw", "_hdr")
 
     def __init__(self, msg_type: bytes | str | None = None, fields: Iterable[tuple[int, object]] | None = None):
         self._tags: list[bytes] | None = None
         self._values: list[bytes] | None = None
+        self._tokens: list[bytes] | None = None
         self._index: dict[bytes, bytes] | None = None
         self.raw: bytes | None = None
         self._hdr = False  # may carry header fields besides 35
-        parts: list[bytes] = []
-        if msg_type is not None:
-            parts.append(b"35=" + to_bytes(msg_type))
-        self._parts = parts
+        self._parts = [b"35=" + (msg_type if type(msg_type) is bytes else to_bytes(msg_type))] if msg_type is not None else []
         if fields:
-            for tag, value in fields:
-                self.append(tag, value)
+            self.extend(fields)
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -130,6 +148,20 @@ class Message:
         m = cls.__new__(cls)
         m._tags = tags
         m._values = values
+        m._tokens = None
+        m._parts = None
+        m._index = None
+        m.raw = raw
+        m._hdr = True
+        return m
+
+    @classmethod
+    def _from_tokens(cls, tags: list[bytes], tokens: list[bytes], raw: bytes | None) -> "Message":
+        """Parser fast path: `tokens` interleaves tags and values; values are sliced lazily."""
+        m = cls.__new__(cls)
+        m._tags = tags
+        m._values = None
+        m._tokens = tokens
         m._parts = None
         m._index = None
         m.raw = raw
@@ -151,6 +183,9 @@ class Message:
 
     # -- views ---------------------------------------------------------------------
     def _ensure_split(self) -> None:
+        if self._values is None and self._tokens is not None:
+            self._values = self._tokens[1::2]
+            return
         if self._tags is None:
             parts = self._parts
             joined = b"=".join(parts)
@@ -168,6 +203,7 @@ class Message:
 
     def _ensure_parts(self) -> list[bytes]:
         if self._parts is None:
+            self._ensure_split()
             self._parts = list(map(b"=".join, zip(self._tags, self._values)))
         return self._parts
 
@@ -175,6 +211,7 @@ class Message:
         """Drop the views that an edit made stale."""
         self._index = None
         self.raw = None
+        self._tokens = None
         if keep == "parts":
             self._tags = self._values = None
         else:
@@ -197,9 +234,19 @@ class Message:
     def _idx(self) -> dict[bytes, bytes]:
         index = self._index
         if index is None:
-            self._ensure_split()
-            # first occurrence wins (reversed so earlier entries overwrite later ones)
-            index = dict(zip(reversed(self._tags), reversed(self._values)))
+            tokens = self._tokens
+            if tokens is not None:
+                it = iter(tokens)
+                index = dict(zip(it, it))
+                n = len(tokens) >> 1
+            else:
+                self._ensure_split()
+                index = dict(zip(self._tags, self._values))
+                n = len(self._tags)
+            if len(index) != n:
+                # a tag repeats: the first occurrence wins
+                self._ensure_split()
+                index = dict(zip(reversed(self._tags), reversed(self._values)))
             self._index = index
         return index
 
@@ -243,6 +290,9 @@ class Message:
 
     @property
     def msg_type(self) -> bytes | None:
+        parts = self._parts
+        if parts and parts[0][:3] == b"35=":
+            return parts[0][3:]
         return self._idx().get(b"35")
 
     def fields(self) -> list[tuple[int, bytes]]:
@@ -254,7 +304,7 @@ class Message:
         return iter(self.fields())
 
     def __len__(self) -> int:
-        return len(self._tags) if self._tags is not None else len(self._parts)
+        return len(self._tags) if self._tags is not None else len(self._parts)  # type: ignore[arg-type]
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Message):
@@ -271,15 +321,34 @@ class Message:
         v = value if type(value) is bytes else to_bytes(value)
         if b"\x01" in v:
             raise LocalProtocolError(f"value of tag {tag} contains SOH")
-        parts = self._parts if self._parts is not None else self._ensure_parts()
-        parts.append((TAG_EQ[tag] if 0 <= tag < _TAG_LIMIT else b"%d=" % tag) + v)
         if tag in HEADER_TAGS:
             self._hdr = True
-        if self._tags is not None:
-            self._dirty("parts")
-        else:
-            self._index = None
-            self.raw = None
+        if self._tags is None and self._index is None:  # outbound message being built
+            self._parts.append(_tag_eq(tag) + v)
+            return self
+        parts = self._ensure_parts()
+        parts.append(_tag_eq(tag) + v)
+        self._dirty("parts")
+        return self
+
+    def extend(self, fields: Iterable[tuple[int, object]]) -> "Message":
+        """Append many (tag, value) fields at once (the fast way to build a message)."""
+        if self._tags is not None or self._index is not None:
+            for tag, value in fields:
+                self.append(tag, value)
+            return self
+        if not isinstance(fields, (list, tuple)):
+            fields = list(fields)
+        te = BODY_TAG_EQ
+        try:
+            new = [te[t] + v for t, v in fields]  # body tags with bytes values: the fast path
+        except (KeyError, TypeError):
+            new = [_tag_eq(t) + to_bytes(v) for t, v in fields]
+            if not HEADER_TAGS.isdisjoint([t for t, _ in fields]):
+                self._hdr = True
+        if b"\x01" in b"".join(new):
+            raise LocalProtocolError("a field value contains SOH")
+        self._parts += new
         return self
 
     def append_data(self, length_tag: int, data_tag: int, data: bytes) -> "Message":
@@ -417,27 +486,53 @@ def _valid_tag(t: bytes) -> bool:
     return t.isdigit() or (t[:1] == b"-" and t[1:].isdigit())
 
 
+_CS3 = [b"%03d" % i for i in range(256)]
+_CS_FIELD = [b"10=%03d\x01" % i for i in range(256)]
+
+
 def decode(frame: bytes, data_tags: frozenset[bytes] | None = DATA_LENGTH_TAGS) -> Message:
     """Parse one complete frame; raise `GarbledMessage` if framing, length or checksum is wrong.
 
     The returned message holds every field including 8, 9 and 10, in wire order.
-    Pass `data_tags=None` to skip data-field detection (a little faster for flows known
-    to carry no raw data fields).
+    Length-prefixed data fields (`data_tags` names their length tags) are honoured;
+    pass `data_tags=None` for flows known to carry none.
     """
+    seg, sep, cs = frame.rpartition(b"\x0110=")
+    tokens = seg.replace(b"\x01", b"=").split(b"=")
+    if len(tokens) != 2 * (seg.count(b"\x01") + 1) or len(seg) < 5:
+        return _decode_exact(frame, data_tags)
+    if tokens[0] != b"8" or tokens[2] != b"9" or tokens[4] != b"35" or not sep or cs[-1:] != b"\x01":
+        raise GarbledMessage("first three fields must be 8, 9, 35 and the last 10")
+    blen = tokens[3]
+    n = len(seg)
+    if not blen.isdigit() or int(blen) != n - 5 - len(tokens[1]) - len(blen):
+        raise GarbledMessage("BodyLength mismatch")
+    total = ((_adler32(seg, 0) & 0xFFFF) if n <= 256 else checksum(seg)) + 1
+    if cs[:-1] != _CS3[total & 0xFF]:
+        text = cs[:-1]
+        if not text.isdigit() or int(text) != total & 0xFF:
+            raise GarbledMessage("CheckSum mismatch")
+    tags = tokens[0::2]
+    if data_tags is not None and not data_tags.isdisjoint(tags):
+        return _decode_exact(frame, data_tags)
+    if not b"".join(tags).isdigit():
+        for t in tags:
+            if not _valid_tag(t):
+                raise GarbledMessage("tag is not a number")
+    tags.append(b"10")
+    tokens.append(b"10")
+    tokens.append(cs[:-1])
+    return Message._from_tokens(tags, tokens, frame)
+
+
+def _decode_exact(frame: bytes, data_tags: frozenset[bytes] | None) -> Message:
+    """The exact (slower) path: data fields, '=' inside values, or malformed input."""
     n = len(frame)
     i = frame.rfind(b"\x0110=", 0, n)
     if i < 0 or frame[n - 1] != 1:
         raise GarbledMessage("no CheckSum field")
     cs_text = frame[i + 4 : n - 1]
-    seg = frame[:i]
-    if seg.count(b"=") == seg.count(b"\x01") + 1:
-        tokens = seg.replace(b"\x01", b"=").split(b"=")
-        tags = tokens[0::2]
-        values = tokens[1::2]
-        if data_tags is not None and not data_tags.isdisjoint(tags):
-            tags, values = _split_exact(seg, data_tags)
-    else:
-        tags, values = _split_exact(seg, data_tags or frozenset())
+    tags, values = _split_exact(frame[:i], data_tags or frozenset())
     if len(tags) < 3 or tags[0] != b"8" or tags[1] != b"9" or tags[2] != b"35":
         raise GarbledMessage("first three fields must be 8, 9, 35")
     blen = values[1]
@@ -445,10 +540,9 @@ def decode(frame: bytes, data_tags: frozenset[bytes] | None = DATA_LENGTH_TAGS) 
         raise GarbledMessage("BodyLength mismatch")
     if not cs_text.isdigit() or len(cs_text) > 3 or int(cs_text) != checksum(memoryview(frame)[: i + 1]):
         raise GarbledMessage("CheckSum mismatch")
-    if not b"".join(tags).isdigit():
-        for t in tags:
-            if not _valid_tag(t):
-                raise GarbledMessage("tag is not a number")
+    for t in tags:
+        if not _valid_tag(t):
+            raise GarbledMessage("tag is not a number")
     tags.append(b"10")
     values.append(cs_text)
     return Message._parsed(tags, values, frame)
@@ -461,80 +555,116 @@ class FrameReader:
     as found on the wire; `decode()` decides whether they are valid. Bytes that cannot
     start a frame are skipped; `discarded` counts frames cut off for exceeding
     `max_message_size`.
+
+    The buffer is an immutable bytes object plus a read offset: when reads deliver whole
+    messages (the common case) feeding costs no copy and a frame is one slice.
     """
 
-    __slots__ = ("_buf", "max_message_size", "discarded")
+    __slots__ = ("_buf", "_pos", "max_message_size", "discarded")
 
     def __init__(self, max_message_size: int = 1 << 20):
-        self._buf = bytearray()
+        self._buf = b""
+        self._pos = 0
         self.max_message_size = max_message_size
         self.discarded = 0
 
     def feed(self, data: bytes) -> None:
-        self._buf += data
+        pos = self._pos
+        if pos >= len(self._buf):
+            self._buf = data if type(data) is bytes else bytes(data)
+        else:
+            self._buf = self._buf[pos:] + data
+        self._pos = 0
 
     @property
     def buffered(self) -> int:
-        return len(self._buf)
+        return len(self._buf) - self._pos
 
-    def _resync(self, skip: int) -> None:
-        del self._buf[:skip]
+    def take_remaining(self) -> bytes:
+        """Remove and return the unparsed bytes (e.g. to hand them to a session)."""
+        rest = self._buf[self._pos :]
+        self._buf, self._pos = b"", 0
+        return rest
 
     def next_frame(self) -> bytes | None:
-        buf = self._buf
+        buf, pos = self._buf, self._pos
+        # fast path: a well-formed frame starts right here and its CheckSum is where
+        # BodyLength says it is
+        if buf.startswith(b"8=FIX", pos):
+            soh = buf.find(b"\x01", pos, pos + 64)
+            if soh > 0 and buf.startswith(b"9=", soh + 1):
+                end9 = buf.find(b"\x01", soh + 3, soh + 15)
+                if end9 > 0:
+                    length_text = buf[soh + 3 : end9]
+                    if length_text.isdigit():
+                        body_end = end9 + 1 + int(length_text)
+                        end = body_end + 7
+                        if (end - pos <= self.max_message_size and len(buf) >= end and buf[end - 1] == 1
+                                and buf.startswith(b"\x0110=", body_end - 1)):
+                            self._pos = end
+                            return buf[pos:end]
+        return self._next_frame_slow()
+
+    def _next_frame_slow(self) -> bytes | None:
+        """QuickFIX's rule: after the declared body, the frame ends at the first SOH 10=."""
         limit = self.max_message_size
         while True:
-            start = buf.find(b"8=FIX")
+            buf, pos = self._buf, self._pos
+            start = buf.find(b"8=FIX", pos)
             if start < 0:
-                if len(buf) > 4:
-                    del buf[:-4]
+                keep = max(pos, len(buf) - 4)
+                self._buf, self._pos = buf[keep:], 0
                 return None
-            if start:
-                del buf[:start]
+            if start > 0:
+                buf = buf[start:]
+                self._buf, self._pos = buf, 0
+            elif pos:
+                buf = buf[pos:]
+                self._buf, self._pos = buf, 0
+            n = len(buf)
             soh = buf.find(b"\x01", 0, 64)
             if soh < 0:
-                if len(buf) >= 64:
-                    self._resync(1)
+                if n >= 64:
+                    self._pos = 1
                     continue
                 return None
-            if len(buf) < soh + 3:
+            if n < soh + 3:
                 return None
             if buf[soh + 1 : soh + 3] != b"9=":
-                self._resync(1)  # no BodyLength: not a frame start
+                self._pos = 1  # no BodyLength: not a frame start
                 continue
             end9 = buf.find(b"\x01", soh + 3, soh + 3 + 12)
             if end9 < 0:
-                if len(buf) >= soh + 3 + 12:
-                    self._resync(1)
+                if n >= soh + 3 + 12:
+                    self._pos = 1
                     continue
                 return None
-            length_text = bytes(buf[soh + 3 : end9])
+            length_text = buf[soh + 3 : end9]
             if not length_text.isdigit():
-                self._resync(1)
+                self._pos = 1
                 continue
             body_end = end9 + 1 + int(length_text)
             if body_end > limit:
                 self.discarded += 1
-                self._resync(1)
+                self._pos = 1
                 continue
-            if len(buf) < body_end:
+            if n < body_end:
                 return None
             cs = buf.find(b"\x0110=", body_end - 1)
             if cs < 0 or cs > limit:
-                if len(buf) > limit:
+                if n > limit:
                     self.discarded += 1
-                    self._resync(1)
+                    self._pos = 1
                     continue
                 return None
             term = buf.find(b"\x01", cs + 4, cs + 4 + 8)
             if term < 0:
-                if len(buf) >= cs + 4 + 8:
-                    self._resync(1)
+                if n >= cs + 4 + 8:
+                    self._pos = 1
                     continue
                 return None
-            frame = bytes(buf[: term + 1])
-            del buf[: term + 1]
-            return frame
+            self._pos = term + 1
+            return buf[: term + 1]
 
 
 # ---------------------------------------------------------------------------------------
@@ -555,7 +685,7 @@ def encode_fields(pairs: Iterable[tuple[int, object]]) -> bytes:
         if tag == 8:
             begin = to_bytes(value)
             continue
-        fields.append(TAG_EQ[tag] + to_bytes(value) if 0 <= tag < _TAG_LIMIT else b"%d=%s" % (tag, to_bytes(value)))
+        fields.append(_tag_eq(tag) + to_bytes(value))
     if begin is None:
         raise LocalProtocolError("BeginString (8) missing")
     body = b"\x01".join(fields) + b"\x01"
@@ -566,13 +696,10 @@ def encode_fields(pairs: Iterable[tuple[int, object]]) -> bytes:
 
 def finish(begin_prefix: bytes, body: bytes) -> bytes:
     """Prefix BodyLength and append CheckSum. `begin_prefix` is b"8=FIX.4.4\\x019="."""
-    msg = b"%s%d\x01%s" % (begin_prefix, len(body), body)
-    n = len(msg)
-    if n <= 256:
-        cs = _adler32(msg, 0) & 0xFF
-    else:
-        cs = checksum(msg)
-    return b"%s10=%03d\x01" % (msg, cs)
+    head = b"%s%d\x01" % (begin_prefix, len(body))
+    total = _adler32(head, 0) & 0xFFFF
+    total += (_adler32(body, 0) & 0xFFFF) if len(body) <= 256 else checksum(body)
+    return b"".join((head, body, _CS_FIELD[total & 0xFF]))
 
 
 _SESSION_OWNED = frozenset({b"8", b"9", b"34", b"35", b"49", b"52", b"56", b"10", b"43", b"122"})
@@ -592,8 +719,9 @@ class Encoder:
         self.prefix = b"8=" + begin_string.encode() + b"\x019="
         self.header_tags = header_tags
         self.precision = timestamp_precision
-        self._sender_part = b"49=" + self.sender
-        self._target_part = b"56=" + self.target
+        self._mid = b"\x0149=" + self.sender + b"\x0152="
+        self._tail = b"\x0156=" + self.target + b"\x01"
+        self._heads: dict[int, tuple[bytes, int]] = {}  # body length -> (b"8=..|9=n|", its byte sum)
 
     def encode(self, msg: Message, seq: int, now: float, extra_header: list[tuple[int, bytes]] | None = None) -> bytes:
         """Encode `msg` with MsgSeqNum `seq` and SendingTime `now`.
@@ -603,18 +731,28 @@ class Encoder:
         OrigSendingTime (122), which only `extra_header` can set (resends and gap fills).
         """
         parts = msg._parts if msg._parts is not None else msg._ensure_parts()
-        first = parts[0] if parts else b""
-        if not first.startswith(b"35="):
+        if not parts or parts[0][:3] != b"35=":
             raise LocalProtocolError("message has no MsgType (35) as its first field")
+        first = parts[0]
         sending_time = format_utc(now, self.precision)
+        if not msg._hdr and extra_header is None:
+            # fast path: the header is 35, 34, 49, 52, 56 and the body is pre-joined
+            if len(parts) > 1:
+                body = b"".join((first, b"\x0134=", b"%d" % seq, self._mid, sending_time, self._tail,
+                                 b"\x01".join(parts[1:]), b"\x01"))
+            else:
+                body = b"".join((first, b"\x0134=", b"%d" % seq, self._mid, sending_time, self._tail))
+            n = len(body)
+            head = self._heads.get(n)
+            if head is None:
+                hb = b"%s%d\x01" % (self.prefix, n)
+                head = (hb, _adler32(hb, 0) & 0xFFFF)
+                if len(self._heads) < 4096:
+                    self._heads[n] = head
+            total = head[1] + ((_adler32(body, 0) & 0xFFFF) if n <= 256 else checksum(body))
+            return b"".join((head[0], body, _CS_FIELD[total & 0xFF]))
         htags = self.header_tags
         body_parts = parts[1:]
-        if not msg._hdr and extra_header is None:
-            body = b"%s\x0134=%d\x0149=%s\x0152=%s\x0156=%s\x01%s\x01" % (
-                first, seq, self.sender, sending_time, self.target, b"\x01".join(body_parts))
-            if not body_parts:
-                body = body[:-1]
-            return finish(self.prefix, body)
         header: list[tuple[int, bytes]] = [(34, b"%d" % seq), (49, self.sender), (52, sending_time), (56, self.target)]
         body_list: list[bytes] = []
         for p in body_parts:

@@ -100,6 +100,7 @@ class DataDictionary:
         self.messages: dict[bytes, MessageDef] = {}
         for mt, (name, cat, members) in doc.get("messages", {}).items():
             self.messages[mt.encode()] = self._build_def(mt.encode(), name, cat, members)
+        self._add_logon_credentials()
         self.header_tags: frozenset[bytes] = self.header.fields | self._group_members(self.header.groups)
         self.trailer_tags: frozenset[bytes] = self.trailer.fields
         self.data_tags: frozenset[bytes] = frozenset(t for t, f in self.fields.items() if f.type == "DATA")
@@ -137,6 +138,25 @@ class DataDictionary:
         groups = {b"%d" % t: self._build_group(t, g, 0) for t, _, g in flat if g is not None}
         req = tuple(sorted((b"%d" % t for t, r, _ in flat if r), key=_sort_key))
         return MessageDef(mt, name, cat, frozenset(order), req, groups, order)
+
+    def _add_logon_credentials(self) -> None:
+        """FIX 4.2 has no Username (553) / Password (554); sessions configured with
+        credentials send them in the Logon anyway (as QuickFIX deployments do by editing
+        their dictionary), so they are added to older dictionaries' Logon as optional."""
+        logon = self.messages.get(b"A")
+        if logon is None:
+            return
+        added = []
+        for tag, name in ((553, "Username"), (554, "Password")):
+            key = b"%d" % tag
+            if key not in self.fields:
+                self.fields[key] = FieldDef(tag, name, "STRING")
+                self.tag_by_name[name] = tag
+            if key not in logon.fields:
+                added.append(key)
+        if added:
+            logon.fields = logon.fields | frozenset(added)
+            logon.order = logon.order + tuple(added)
 
     @staticmethod
     def _group_members(groups: dict[bytes, GroupDef]) -> frozenset[bytes]:

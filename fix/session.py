@@ -36,6 +36,7 @@ from .errors import (
     GarbledMessage,
     LocalProtocolError,
     RejectLogon,
+    StoreError,
     ValidationError,
 )
 from .store import MessageStore
@@ -242,19 +243,30 @@ class Session:
                     if mt == b"A" or mt == b"2":
                         self._incr_target()
                     else:
-                        self._process(queued)
+                        self._guarded(self._process, queued)
                     continue
             frame = self._reader.next_frame()
             if frame is None:
                 return NEED_DATA
-            self._on_frame(frame)
+            self._guarded(self._on_frame, frame)
+
+    def _guarded(self, fn, arg) -> None:
+        """Bad input must never take the session down: a store failure disconnects (as in
+        QuickFIX), any other unexpected error drops just that message and is logged."""
+        try:
+            fn(arg)
+        except (OSError, StoreError) as exc:
+            log.error("%s: message store failure: %s", self.config.key, exc)
+            self._disconnect("message store failure")
+        except Exception:
+            log.exception("%s: unexpected error while processing a message; dropped", self.config.key)
 
     def tick(self) -> None:
         """Timers: heartbeats, test requests, logon/logout/heartbeat timeouts, schedule."""
         if self._closed or not self._connected:
             return
         now = self.clock()
-        self._check_schedule(now)
+        in_session = self._check_schedule(now)
         if self._closed:
             return
         if not self._received_logon:
@@ -264,10 +276,14 @@ class Session:
             elif now - self._connected_at >= self.config.logon_timeout:
                 self._disconnect("Timed out waiting for logon")
             return
-        if self._sent_logout and now - self._logout_sent_at >= self.config.logout_timeout:
-            self._disconnect("Timed out waiting for logout response")
+        if self._sent_logout:
+            # waiting for the logout answer: no heartbeats, just the timeout
+            if now - self._logout_sent_at >= self.config.logout_timeout:
+                self._disconnect("Timed out waiting for logout response")
             return
         hb = self._hb
+        if not in_session:
+            return
         if hb <= 0:
             return
         since_sent = now - self._last_sent

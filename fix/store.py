@@ -219,6 +219,7 @@ class SqlStore:
 
         self._sa = sa
         self.key = key
+        self._owns_engine = engine is None
         self.engine = engine if engine is not None else sa.create_engine(url, future=True)
         self._lock = threading.Lock()
         md = sa.MetaData()
@@ -296,4 +297,5 @@ class SqlStore:
         return self._created
 
     def close(self) -> None:
-        pass
+        if self._owns_engine:
+            self.engine.dispose()

@@ -11,17 +11,28 @@ import time
 
 _cache_sec = -1
 _cache_prefix = b""
+_cache_ms = -1
+_cache_ms_text = b""
 
 
 def format_utc(t: float, precision: int = 3) -> bytes:
     """`t` (seconds since the epoch) as a FIX UTCTimestamp with 0, 3 or 6 fractional digits."""
-    global _cache_sec, _cache_prefix
+    global _cache_sec, _cache_prefix, _cache_ms, _cache_ms_text
+    if precision == 3:
+        ms = int(t * 1000)
+        if ms == _cache_ms:
+            return _cache_ms_text
+        sec = ms // 1000
+        if sec != _cache_sec:
+            _cache_prefix = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(sec)).encode()
+            _cache_sec = sec
+        _cache_ms_text = b"%s.%03d" % (_cache_prefix, ms - sec * 1000)
+        _cache_ms = ms
+        return _cache_ms_text
     sec = int(t)
     if sec != _cache_sec:
         _cache_prefix = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(sec)).encode()
         _cache_sec = sec
-    if precision == 3:
-        return b"%s.%03d" % (_cache_prefix, int((t - sec) * 1000))
     if precision == 0:
         return _cache_prefix
     if precision == 6:

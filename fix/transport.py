@@ -46,6 +46,9 @@ from .store import MessageStore
 log = logging.getLogger("fix.transport")
 
 TICK_INTERVAL = 0.25
+# A peer that stops reading must not make us buffer without bound: past this many unsent
+# bytes the connection is dropped (the messages stay in the store for a later resend).
+MAX_OUTBOUND_BUFFER = 16 << 20
 
 
 class Application:
@@ -106,6 +109,11 @@ class SessionHandle:
     @property
     def is_logged_on(self) -> bool:
         return self.session.is_logged_on
+
+    @property
+    def dictionary(self):
+        """The session's `fix.dictionary.DataDictionary` (e.g. for `message.group(...)`)."""
+        return self.session.dd
 
     @property
     def peer(self) -> tuple | None:
@@ -176,6 +184,11 @@ class _Connection:
         data = self.session.data_to_send()
         if data and not self.writer.is_closing():
             self.writer.write(data)
+            transport = self.writer.transport
+            if transport is not None and transport.get_write_buffer_size() > MAX_OUTBOUND_BUFFER:
+                log.warning("%s: peer is not reading (%d bytes unsent); dropping the connection",
+                            self.session.config.key, transport.get_write_buffer_size())
+                self.abort()
 
     def wake(self) -> None:
         self._wake.set()
@@ -417,9 +430,7 @@ class Acceptor:
             return
         self._busy.add(sid)
         try:
-            rest = frames._buf
-            conn = _Connection(handle, reader, writer, frame + bytes(rest))
-            rest.clear()
+            conn = _Connection(handle, reader, writer, frame + frames.take_remaining())
             await conn.run()
         finally:
             self._busy.discard(sid)

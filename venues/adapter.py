@@ -416,6 +416,13 @@ class EventStream:
     def pending(self) -> int:
         return self._queue.qsize()
 
+    def drain(self) -> list[VenueEvent]:
+        """Everything already delivered and not yet read, without waiting."""
+        out = []
+        while not self._queue.empty():
+            out.append(self._queue.get_nowait())
+        return out
+
     async def aclose(self) -> None:
         self.close()
 

@@ -25,10 +25,6 @@ async def _serve(host: str, port: int) -> int:
     from fix.conformance import EchoApplication, acceptor_config
     from fix.transport import Acceptor
 
-    acceptor = Acceptor(acceptor_config(host, port), EchoApplication())
-    await acceptor.start()
-    sessions = ", ".join(f"{b} {s}->{t}" for (b, s, t) in acceptor.handles)
-    print(f"fixvenue conformance-server listening on {acceptor.host}:{acceptor.port} ({sessions})", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -36,6 +32,10 @@ async def _serve(host: str, port: int) -> int:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
             pass
+    acceptor = Acceptor(acceptor_config(host, port), EchoApplication())
+    await acceptor.start()
+    sessions = ", ".join(f"{b} {s}->{t}" for (b, s, t) in acceptor.handles)
+    print(f"fixvenue conformance-server listening on {acceptor.host}:{acceptor.port} ({sessions})", flush=True)
     await stop.wait()
     await acceptor.stop(timeout=2.0)
     return 0

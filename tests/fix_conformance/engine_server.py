@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 # Loaded by the conftests under this unique name before this module (see conftest.py).
 from fix_quickfix_peer import free_port, listening_addresses
@@ -45,7 +46,7 @@ class EngineServer:
         self.port = 0
         self.starts = 0
         self._lock = threading.Lock()
-        self._log = None
+        self._log: IO[bytes] | None = None
 
     @property
     def log_path(self) -> Path:

@@ -41,7 +41,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, NoReturn, Sequence
 
 SOH = b"\x01"
 
@@ -384,7 +384,7 @@ class _Play:
         self.transcript: list[str] = []
 
     # -- failure reporting
-    def fail(self, step: Step, what: str) -> None:
+    def fail(self, step: Step, what: str) -> NoReturn:
         tail = "\n    ".join(self.transcript[-12:]) or "(nothing exchanged)"
         raise AcceptanceFailure(
             f"{self.d.name} line {step.lineno}: {what}\n"
@@ -400,7 +400,7 @@ class _Play:
         c = self.conns.get(step.conn)
         if c is None:
             self.fail(step, f"connection {step.conn} is not open")
-        return c  # type: ignore[return-value]
+        return c
 
     def _read_message(self, c: _Connection, deadline: float) -> bytes | None:
         """Next framed message, or None on EOF; raises TimeoutError at the deadline."""
@@ -546,11 +546,20 @@ class Outcome:
     elapsed: float
 
 
-def play(definition: Definition, port: int, formats: dict[int, re.Pattern[str]], **kw: float) -> Outcome:
+def play(
+    definition: Definition,
+    port: int,
+    formats: dict[int, re.Pattern[str]],
+    *,
+    expect_timeout: float = EXPECT_TIMEOUT,
+    disconnect_timeout: float = DISCONNECT_TIMEOUT,
+) -> Outcome:
     """Run one definition and capture pass/fail instead of raising."""
     started = time.monotonic()
     try:
-        run_definition(definition, port, formats, **kw)
+        run_definition(
+            definition, port, formats, expect_timeout=expect_timeout, disconnect_timeout=disconnect_timeout
+        )
     except AcceptanceFailure as exc:
         return Outcome(definition.name, False, str(exc), time.monotonic() - started)
     return Outcome(definition.name, True, "", time.monotonic() - started)

@@ -48,6 +48,20 @@ def test_conformance_server_listens_on_loopback_only(conformance_server):
     assert all(quickfix_peer.is_loopback(a) for a in addresses), addresses
 
 
+def test_harness_restarts_a_dead_server_and_says_why(tmp_path):
+    server = engine_server.start_for_tests(tmp_path)
+    try:
+        first_port = server.port
+        server.process.kill()  # the process this test started
+        server.process.wait(timeout=10)
+        port, note = server.ensure_running()
+        assert server.alive() and server.starts == 2
+        assert "exited with code -9" in note
+        assert server.listening_addresses(), f"restarted server not listening on {port} (was {first_port})"
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="module")
 def engine_outcomes(request, conformance_server, field_formats):
     def one(definition):

@@ -235,6 +235,25 @@ def test_seconds_only_format_accepts_a_fraction_but_not_other_suffixes():
     assert runner.compare(exp, soh("8=FIX.4.4|35=0|122=20240102-03:04:05Z|10=000|"), FORMATS)
 
 
+def test_summary_lists_each_failure_with_its_first_mismatch():
+    outcomes = {
+        "fix44/a": runner.Outcome("fix44/a", True, "", 0.1),
+        "fix42/b": runner.Outcome(
+            "fix42/b",
+            False,
+            "fix42/b line 7: message does not match: tag 45: expected '2', received '3'\n"
+            "  expected: 8=FIX.4.2|35=3|45=2|\n  received: 8=FIX.4.2|35=3|45=3|\n"
+            "  definition line: E8=FIX.4.2|35=3|45=2|",
+            0.2,
+        ),
+    }
+    text = runner.summarize(outcomes, "T")
+    assert "1/2 definitions pass." in text
+    assert "- **fix42/b**: fix42/b line 7: message does not match: tag 45" in text
+    assert "    - expected: 8=FIX.4.2|35=3|45=2|" in text and "    - received: 8=FIX.4.2|35=3|45=3|" in text
+    assert "fix44/a" not in text
+
+
 # --------------------------------------------------------------------------- against QuickFIX
 
 
@@ -255,6 +274,7 @@ def quickfix_outcomes(request, quickfix_acceptor, field_formats):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("definition", definition_params())
 def test_runner_passes_quickfix_acceptor(definition: str, quickfix_outcomes):
     if definition in QUICKFIX_EXCLUSIONS:

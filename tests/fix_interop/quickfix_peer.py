@@ -222,14 +222,15 @@ class QuickFixAcceptor:
         env = dict(os.environ)
         env["LD_PRELOAD"] = str(shim)
         env["PYTHONUNBUFFERED"] = "1"
-        proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "acceptor", str(cfg)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=open(workdir / "stderr.txt", "w"),
-            text=True,
-            env=env,
-        )
+        with open(workdir / "stderr.txt", "w") as err:
+            proc = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "acceptor", str(cfg)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env=env,
+            )
         peer = cls(port, workdir, proc)
         try:
             peer._wait_ready()
@@ -407,13 +408,16 @@ def run_quickfix_initiator(begin: str, port: int, spec_dir: Path, workdir: Path,
     cfg.write_text(initiator_settings(begin, port, spec_dir, workdir))
     report = workdir / "report.json"
     with open(workdir / "stderr.txt", "w") as err:
-        proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "initiator", str(cfg), str(report)],
-            stdin=subprocess.DEVNULL,
-            stdout=err,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), "initiator", str(cfg), str(report)],
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise PeerError(f"QuickFIX initiator scenario did not finish within {timeout} s") from None
     if not report.exists():
         tail = (workdir / "stderr.txt").read_text()[-2000:]
         raise PeerError(f"QuickFIX initiator exited with {proc.returncode} and no report:\n{tail}")
@@ -529,6 +533,14 @@ def run_initiator_scenario(cfg_path: str, report_path: str) -> int:
         with cond:
             return len(events)
 
+    class Abort(Exception):
+        """A step failed: stop the scenario (the report names the step)."""
+
+    def step(name: str, ok: bool) -> None:
+        steps[name] = ok
+        if not ok:
+            raise Abort(name)
+
     def settle(session, timeout: float = 5.0) -> bool:
         """Wait until QuickFIX's counters reflect every message seen in callbacks.
 
@@ -556,43 +568,44 @@ def run_initiator_scenario(cfg_path: str, report_path: str) -> int:
 
     initiator.start()
     try:
-        steps["logon"] = wait_for(is_("onLogon"), 15) is not None
-        if not steps["logon"]:
-            return 0
+        step("logon", wait_for(is_("onLogon"), 15) is not None)
         session = fix.Session.lookupSession(sid)
 
         fix.Session.sendToTarget(order("IOP-1"), sid)
         fix.Session.sendToTarget(order("IOP-2"), sid)
-        steps["echo_1"] = wait_for(echo("IOP-1")) is not None
-        steps["echo_2"] = wait_for(echo("IOP-2")) is not None
+        step("echo_1", wait_for(echo("IOP-1")) is not None)
+        step("echo_2", wait_for(echo("IOP-2")) is not None)
 
         # 3. gap from us: the acceptor must ResendRequest from the first missing number
-        steps["settled_3"] = settle(session)
+        step("settled_3", settle(session))
         start = mark()
         gap_from = session.getExpectedSenderNum()
         seqs["gap_from"] = gap_from
         session.setNextSenderMsgSeqNum(gap_from + 3)
         fix.Session.sendToTarget(order("IOP-3"), sid)
-        steps["acceptor_resend_request"] = wait_for(is_("fromAdmin", t35="2", t7=str(gap_from)), start=start) is not None
+        resend_request = is_("fromAdmin", t35="2", t7=str(gap_from))
+        step("acceptor_resend_request", wait_for(resend_request, start=start) is not None)
         # QuickFIX answers with a GapFill; whether it covers IOP-3 too (it does: the
         # resend range ends at IOP-3's number) decides if IOP-3 is echoed, so the
         # test only requires that it is never echoed twice.
-        steps["our_gap_fill"] = wait_for(is_("toAdmin", t35="4", t123="Y"), start=start) is not None
+        step("our_gap_fill", wait_for(is_("toAdmin", t35="4", t123="Y"), start=start) is not None)
 
         # 4. gap seen by us: QuickFIX asks the acceptor to resend two messages
-        steps["settled_4"] = settle(session)
+        step("settled_4", settle(session))
         start = mark()
         expected_in = session.getExpectedTargetNum()
         seqs["resend_from"] = expected_in - 2
         seqs["resend_to"] = expected_in - 1
         session.setNextTargetMsgSeqNum(expected_in - 2)
         fix.Session.sendToTarget(order("IOP-4"), sid)
-        steps["our_resend_request"] = wait_for(is_("toAdmin", t35="2", t7=str(expected_in - 2)), start=start) is not None
-        steps["echo_4"] = wait_for(echo("IOP-4"), start=start) is not None
+        our_request = is_("toAdmin", t35="2", t7=str(expected_in - 2))
+        step("our_resend_request", wait_for(our_request, start=start) is not None)
+        step("echo_4", wait_for(echo("IOP-4"), start=start) is not None)
 
         # 5. SequenceReset in reset mode: jump our outgoing numbers forward by ten
-        steps["settled_5"] = settle(session)
+        step("settled_5", settle(session))
         start = mark()
+        seqs["after_reset_start"] = start
         jump_to = session.getExpectedSenderNum() + 10
         seqs["reset_to"] = jump_to
         reset = fix.Message()
@@ -602,17 +615,18 @@ def run_initiator_scenario(cfg_path: str, report_path: str) -> int:
         fix.Session.sendToTarget(reset, sid)
         session.setNextSenderMsgSeqNum(jump_to)
         fix.Session.sendToTarget(order("IOP-5"), sid)
-        steps["echo_5"] = wait_for(echo("IOP-5"), start=start) is not None
-        seqs["after_reset_start"] = start
+        step("echo_5", wait_for(echo("IOP-5"), start=start) is not None)
 
         # 6. logout handshake
         start = mark()
         session.logout("interop done")
-        steps["acceptor_logout"] = wait_for(is_("fromAdmin", t35="5"), start=start) is not None
-        steps["logged_out"] = wait_for(is_("onLogout"), start=start) is not None
+        step("acceptor_logout", wait_for(is_("fromAdmin", t35="5"), start=start) is not None)
+        step("logged_out", wait_for(is_("onLogout"), start=start) is not None)
         steps["echo_3_count"] = sum(1 for ev in events if echo("IOP-3")(ev))
         seqs["final_expected_in"] = session.getExpectedTargetNum()
         seqs["final_expected_out"] = session.getExpectedSenderNum()
+    except Abort:
+        pass
     finally:
         initiator.stop(True)
         with cond:

@@ -279,7 +279,13 @@ class OandaAdapter(VenueAdapter):
             pass
 
     # ================================================================== orders
+    def _require_connected(self, client_order_id: str | None) -> None:
+        """Refuse before sending anything, so 'not connected' is never mistaken for a lost answer."""
+        if self._pool is None:
+            raise VenueDisconnected("adapter is not connected", venue=self.name, client_order_id=client_order_id)
+
     async def submit(self, request: VenueOrderRequest) -> VenueOrder:
+        self._require_connected(request.client_order_id)
         body = order_body(request, self.instruments)
         endpoint = v20_orders.OrderCreate(self.config.account_id, data=body)
         try:
@@ -287,7 +293,7 @@ class OandaAdapter(VenueAdapter):
         except _UNKNOWN_OUTCOME as exc:
             log.warning("submit %s: outcome unknown (%s); reconciling", request.client_order_id, exc)
             return await self._reconcile_submit(request, body, exc)
-        return self._remember(self._order_from_answer(answer, request.client_order_id))
+        return self._remember(await self._order_from_answer(answer, request.client_order_id))
 
     async def _reconcile_submit(self, request: VenueOrderRequest, body: dict[str, Any],
                                 cause: VenueError) -> VenueOrder:
@@ -306,7 +312,7 @@ class OandaAdapter(VenueAdapter):
             # OANDA confirms it has no such order: now (and only now) send it again
             try:
                 answer = await self._call(v20_orders.OrderCreate(self.config.account_id, data=body), cid)
-                return self._remember(self._order_from_answer(answer, cid))
+                return self._remember(await self._order_from_answer(answer, cid))
             except VenueReject as exc:
                 if exc.code is not RejectCode.DUPLICATE_ORDER:
                     raise
@@ -316,11 +322,14 @@ class OandaAdapter(VenueAdapter):
         raise VenueTimeout(f"submit {cid}: outcome still unknown after {self.config.reconcile_attempts} lookups "
                            f"({last})", venue=self.name, client_order_id=cid)
 
-    def _order_from_answer(self, answer: dict[str, Any], client_order_id: str) -> VenueOrder:
+    async def _order_from_answer(self, answer: dict[str, Any], client_order_id: str) -> VenueOrder:
         create = answer.get("orderCreateTransaction")
         own_cancel = answer.get("replacingOrderCancelTransaction") if "replacesOrderID" in (create or {}) \
             else answer.get("orderCancelTransaction")
-        trades = {tid: _TradeFact(sym, Decimal(0)) for tid, sym in self._trade_symbols.items()}
+        trades = None
+        if create and create.get("tradeID"):  # an exit order: its size and side come from the trade
+            fact = await self._trade_fact(str(create["tradeID"]))
+            trades = {str(create["tradeID"]): fact} if fact else None
         order = order_from_transactions([create, answer.get("orderFillTransaction"), own_cancel],
                                         self.instruments, self.name, trades)
         if order is None:
@@ -337,6 +346,7 @@ class OandaAdapter(VenueAdapter):
 
     async def cancel(self, client_order_id: str, symbol: str | None = None) -> VenueOrder:
         check_client_id(client_order_id)
+        self._require_connected(client_order_id)
         endpoint_for = lambda: v20_orders.OrderCancel(self.config.account_id, f"@{client_order_id}")  # noqa: E731
         for attempt in range(self.config.reconcile_attempts):
             try:
@@ -374,6 +384,7 @@ class OandaAdapter(VenueAdapter):
                       price: Decimal | None = None, stop_price: Decimal | None = None,
                       symbol: str | None = None) -> VenueOrder:
         check_client_id(client_order_id)
+        self._require_connected(client_order_id)
         current = (await self._call(v20_orders.OrderDetails(self.config.account_id, f"@{client_order_id}"),
                                     client_order_id))["order"]
         if current.get("state") != "PENDING":
@@ -405,7 +416,7 @@ class OandaAdapter(VenueAdapter):
         if old is not None:
             self._remember(dc_replace(old, status=OrderStatus.REPLACED,
                                       replaced_by=(answer.get("orderCreateTransaction") or {}).get("id")))
-        return self._remember(self._order_from_answer(answer, new_client_order_id))
+        return self._remember(await self._order_from_answer(answer, new_client_order_id))
 
     async def order_status(self, client_order_id: str, symbol: str | None = None) -> VenueOrder:
         check_client_id(client_order_id)

@@ -12,7 +12,9 @@ PENDING / TRIGGERED -> NEW; a fill -> FILLED, except a MARKET order filled for f
 units than asked (IOC) -> EXPIRED with the partial quantity; ORDER_CANCEL ->
 REPLACED (CLIENT_REQUEST_REPLACED), EXPIRED (TIME_IN_FORCE_EXPIRED), CANCELLED
 (client request, linked trade closed) or, when the cancel reason is a venue
-refusal (market halted, no margin, no liquidity, bounds), REJECTED with our code.
+refusal (market halted, no margin, no liquidity, bounds), REJECTED with our code if
+it happened in the create's own batch (the order never worked), else CANCELLED
+carrying that code (a working order the venue took down later).
 """
 
 from __future__ import annotations
@@ -278,6 +280,7 @@ class _Tracked:
     replaced_by: str | None = None
     trade_id: str | None = None
     updated: datetime | None = None
+    batch: str | None = None  # batch of the create: a venue cancel in the same batch is a reject
 
 
 @dataclass
@@ -380,6 +383,7 @@ class TransactionTranslator:
             tif=_TIF_FROM_OANDA.get(tx.get("timeInForce", "")),
             trade_id=str(tx["tradeID"]) if tx.get("tradeID") else None,
             updated=parse_time(tx.get("time")),
+            batch=str(tx.get("batchID") or tx["id"]),
         )
         self.orders[t.order_id] = t
         self._prune()
@@ -477,7 +481,11 @@ class TransactionTranslator:
         elif code is None:
             t.status = OrderStatus.CANCELLED
         else:
-            t.status = OrderStatus.EXPIRED if t.filled else OrderStatus.REJECTED
+            immediate = t.batch is not None and str(tx.get("batchID")) == t.batch
+            if t.filled:
+                t.status = OrderStatus.EXPIRED
+            else:
+                t.status = OrderStatus.REJECTED if immediate else OrderStatus.CANCELLED
             t.reject_code = code
         t.reason = reason
         t.updated = parse_time(tx.get("time"))

@@ -1,0 +1,94 @@
+"""What the REST/WebSocket gateway is built on, gathered in one object.
+
+`ApiContext` holds references to the venue's parts (OMS for queries, sequencer
+for commands, instruments, the shared `services` dict where risk, FIX and the
+store appear) plus the gateway's own state (keys, limits, tape, WebSocket hub).
+The FastAPI app keeps it in `app.state.ctx`; dependencies hand it to routes.
+It is built by app/wiring_rest.py, or directly by tests and tools.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from api.keys import KeyStore
+from api.limits import RateLimiter
+from api.settings import RestSettings
+from api.symbols import SymbolResolver
+from api.tape import Tape
+from engine.instrument import Instrument
+from engine.oms import OMS
+from engine.sequencer import Sequencer
+
+
+class DurableMark:
+    """Tracks the highest venue sequence number delivered (= durable) by the sequencer,
+    so a request that only reads (an idempotent retry) can still answer only after
+    what it reports is durable — without submitting a command of its own."""
+
+    def __init__(self, oms: OMS) -> None:
+        self.oms = oms
+        self.delivered = oms.seq
+        self._waiters: list[tuple[int, asyncio.Future]] = []
+
+    def on_events(self, events: list) -> None:
+        top = self.delivered
+        for ev in events:
+            if ev.kind != "book" and ev.seq > top:
+                top = ev.seq
+        self.delivered = top
+        if self._waiters:
+            still = []
+            for target, fut in self._waiters:
+                if target <= top:
+                    if not fut.done():
+                        fut.set_result(None)
+                else:
+                    still.append((target, fut))
+            self._waiters = still
+
+    def reset(self) -> None:
+        """Everything processed so far is durable (called at start, after any journal replay)."""
+        self.delivered = max(self.delivered, self.oms.seq)
+
+    async def wait(self, timeout: float = 2.0) -> None:
+        target = self.oms.seq
+        if target <= self.delivered:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, fut))
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            pass
+
+
+@dataclass
+class ApiContext:
+    settings: RestSettings
+    oms: OMS
+    sequencer: Sequencer
+    instruments: dict[str, Instrument]
+    services: dict[str, Any]
+    keys: KeyStore
+    tape: Tape
+    clock: Callable[[], int]
+    symbols: SymbolResolver = None  # type: ignore[assignment]
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    durable: DurableMark = None  # type: ignore[assignment]
+    hub: Any = None                  # api.hub.Hub, set by the builder
+    account_names: dict[str, str] = field(default_factory=dict)
+    started_ns: int = 0
+
+    def __post_init__(self) -> None:
+        if self.symbols is None:
+            self.symbols = SymbolResolver(self.instruments)
+        if self.durable is None:
+            self.durable = DurableMark(self.oms)
+
+    @property
+    def risk(self) -> Any:
+        """The risk service (positions, balances, kill switch) when risk/ is wired in."""
+        return self.services.get("risk")

@@ -1,0 +1,61 @@
+"""The gateway's memory of what traded: candles per instrument, fills per account.
+
+Installed as an OMS listener (`oms.listeners`), so it sees every command's
+events synchronously and deterministically: a journal replay at start-up
+rebuilds candles and fill history exactly as a live run built them. It keeps
+engine objects (ticks, lots, ExecReport snapshots) and renders nothing — the
+routers convert to outside units on the way out.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from api.candles import INTERVALS, CandleSeries, RollingDay
+from engine.types import ExecType
+
+_TRADE = int(ExecType.TRADE)
+
+
+class Tape:
+    def __init__(self, symbols, accounts, *, fills_per_account: int = 10_000, candles_kept: int = 1500) -> None:
+        self.candles: dict[str, dict[str, CandleSeries]] = {
+            s: {name: CandleSeries(width, candles_kept) for name, width in INTERVALS.items()} for s in symbols
+        }
+        # tight loop target: one list of series per symbol
+        self._series = {s: tuple(d.values()) for s, d in self.candles.items()}
+        self.day = {s: RollingDay(d["1m"]) for s, d in self.candles.items()}
+        self.fills: dict[str, deque] = {a: deque(maxlen=fills_per_account) for a in accounts}
+        self._fills_max = fills_per_account
+        self.trade_count = 0
+        # signed net quantity in lots per (account, symbol): the positions fallback while
+        # risk/ (the real ledger, with prices and P&L) is not wired in
+        self.net: dict[tuple[str, str], int] = {}
+
+    def __call__(self, events: list) -> None:
+        """The OMS listener."""
+        for ev in events:
+            kind = ev.kind
+            if kind == "trade":
+                series = self._series.get(ev.symbol)
+                if series is not None:
+                    ts, px, qty = ev.ts, ev.price, ev.qty
+                    for s in series:
+                        s.add(ts, px, qty)
+                self.trade_count += 1
+            elif kind == "exec" and ev.exec_type == _TRADE:
+                d = self.fills.get(ev.account)
+                if d is None:
+                    d = self.fills[ev.account] = deque(maxlen=self._fills_max)
+                d.append(ev)
+                k = (ev.account, ev.symbol)
+                self.net[k] = self.net.get(k, 0) + (ev.last_qty if ev.side == 1 else -ev.last_qty)
+
+    def fills_for(self, account: str, *, symbol: str | None = None, since: int | None = None,
+                  until: int | None = None, limit: int = 100) -> list:
+        d = self.fills.get(account)
+        if not d:
+            return []
+        out = [e for e in d if (symbol is None or e.symbol == symbol) and (since is None or e.ts >= since)
+               and (until is None or e.ts < until)]
+        return out[-limit:]
