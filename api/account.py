@@ -11,9 +11,12 @@ account's fills — and say so in `source` ("config" / "fills" instead of
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from api.context import ApiContext
 from api.trading import fill_view
+
+if TYPE_CHECKING:
+    from api.context import ApiContext
 
 
 def balances_of(ctx: ApiContext, account: str) -> dict:

@@ -10,14 +10,19 @@ It is built by app/wiring_rest.py, or directly by tests and tools.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Callable
 
+from api.hub import Hub
 from api.keys import KeyStore
 from api.limits import RateLimiter
+from api.metrics import EventMetrics
 from api.settings import RestSettings
 from api.symbols import SymbolResolver
 from api.tape import Tape
+from api.trading import OrderDesk
 from engine.instrument import Instrument
 from engine.oms import OMS
 from engine.sequencer import Sequencer
@@ -78,15 +83,51 @@ class ApiContext:
     symbols: SymbolResolver = None  # type: ignore[assignment]
     limiter: RateLimiter = field(default_factory=RateLimiter)
     durable: DurableMark = None  # type: ignore[assignment]
-    hub: Any = None                  # api.hub.Hub, set by the builder
+    desk: Any = None                 # api.trading.OrderDesk
+    hub: Any = None                  # api.hub.Hub
     account_names: dict[str, str] = field(default_factory=dict)
-    started_ns: int = 0
+    starting_balances: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    url: str = ""                    # where the server listens, once it does
+    serving: bool = False
+    started_s: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
         if self.symbols is None:
             self.symbols = SymbolResolver(self.instruments)
         if self.durable is None:
             self.durable = DurableMark(self.oms)
+        if self.desk is None:
+            self.desk = OrderDesk(self)
+        if self.hub is None:
+            self.hub = Hub(self)
+
+    @classmethod
+    def for_venue(cls, venue: Any, settings: RestSettings) -> "ApiContext":
+        """Build the context from an app.venue.Venue (duck-typed: api/ does not import app/)."""
+        cfg = venue.config
+        tape = Tape(venue.instruments, venue.oms.accounts)
+        return cls(
+            settings=settings, oms=venue.oms, sequencer=venue.sequencer, instruments=venue.instruments,
+            services=venue.services, keys=KeyStore.from_settings(settings), tape=tape, clock=venue.clock,
+            account_names={a.id: a.name for a in cfg.accounts},
+            starting_balances={a.id: dict(a.balances) for a in cfg.accounts},
+        )
+
+    def attach(self) -> None:
+        """Start listening to the venue: the tape as an OMS listener (replay-safe), the
+        hub, metrics and the durability mark as sequencer subscribers (durable events)."""
+        if self.tape not in self.oms.listeners:
+            self.oms.listeners.append(self.tape)
+        self._metrics = EventMetrics()
+        for fn in (self.durable.on_events, self.hub.on_events, self._metrics):
+            self.sequencer.subscribe(fn)
+
+    def detach(self) -> None:
+        for fn in (self.durable.on_events, self.hub.on_events, getattr(self, "_metrics", None)):
+            if fn is not None:
+                self.sequencer.unsubscribe(fn)
+        if self.tape in self.oms.listeners:
+            self.oms.listeners.remove(self.tape)
 
     @property
     def risk(self) -> Any:

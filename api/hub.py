@@ -23,6 +23,7 @@ import asyncio
 import logging
 from typing import Any
 
+from api.account import positions_of
 from api.envelope import dumps
 from api.views import book_update_view, book_view, ticker_view, trade_view
 from engine.translate import STATUS_NAMES, exec_view, order_view
@@ -80,12 +81,24 @@ class Connection:
         except Exception:
             pass
 
+    async def flush_and_close(self, code: int, reason: str, timeout: float = 1.0) -> None:
+        """Send what is queued (e.g. the error explaining why), then close."""
+        self.closed = True
+        self.close_reason = reason
+        self.hub.drop(self)
+        try:
+            await asyncio.wait_for(self.queue.join(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        await self._close(code, reason)
+
     async def run_sender(self) -> None:
         q = self.queue
         send = self.ws.send_text
         while True:
             text = await q.get()
             await send(text)
+            q.task_done()
 
 
 class Hub:
@@ -290,8 +303,6 @@ def _msg(kind: str, channel: str, data: Any, seq: int | None = None) -> str:
 
 def positions_payload(ctx, account: str, symbols: set[str] | None) -> dict:
     """Positions of `account` from the risk service (all, or only `symbols`)."""
-    from api.account import positions_of   # late: account views depend on the risk service's shape
-
     data = positions_of(ctx, account)
     if symbols is not None:
         data = {**data, "positions": [p for p in data["positions"] if p["symbol"] in symbols]}

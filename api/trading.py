@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import uuid
+from typing import TYPE_CHECKING
 
-from api.context import ApiContext
 from api.envelope import NOT_FOUND, ApiError, reason_status
 from api.keys import ApiKey
 from api.schemas import OrderIn, ReplaceIn
@@ -37,6 +37,9 @@ from engine.translate import (
     replace_command,
 )
 from engine.types import ExecType
+
+if TYPE_CHECKING:
+    from api.context import ApiContext
 
 _REJECTED = int(ExecType.REJECTED)
 _TRADE = int(ExecType.TRADE)

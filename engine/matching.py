@@ -66,7 +66,7 @@ _STP_DECREMENT = int(StpMode.DECREMENT_AND_CANCEL)
 class MatchingEngine:
     __slots__ = (
         "instrument", "symbol", "bids", "asks", "state", "last_px", "stops", "oms",
-        "_hi", "_lo", "_stp_stop", "md_seq",
+        "_px", "_stp_stop", "md_seq",
     )
 
     def __init__(self, instrument, oms) -> None:
@@ -78,8 +78,7 @@ class MatchingEngine:
         self.last_px = 0
         self.stops: dict[int, object] = {}   # order_id -> waiting trigger order, arrival order
         self.oms = oms                       # ids, fees, STP modes, open-order index
-        self._hi = 0                         # highest / lowest trade price since the last trigger check
-        self._lo = 0
+        self._px: list[int] = []             # trade prices since the last trigger check, in order
         self._stp_stop = False
         self.md_seq = 0                      # market-data sequence of this instrument's BookUpdates
 
@@ -99,8 +98,9 @@ class MatchingEngine:
                     off = self._trail_offset(ext, ref)
                     ext.stop_px = ref + off if o.side == BUY else max(1, ref - off)
             self.stops[o.order_id] = o
-            if self.last_px:
-                self._hi = self._lo = self.last_px
+            if self.last_px and ext.stop_px:
+                # already through its trigger price? then it triggers now
+                self._px.append(self.last_px)
                 self.check_triggers(ts, out)
             return
         self._execute(o, ts, out, ack=True)
@@ -114,7 +114,9 @@ class MatchingEngine:
         side = o.side
         opp = self.asks if side == BUY else self.bids
         ot = o.ord_type
-        if ot == _MARKET:
+        # a triggered stop / MIT / trailing stop keeps its type but trades as a market order
+        is_market = ot != _LIMIT and ot != _STOP_LIMIT
+        if is_market:
             best = opp.best()
             if not best:
                 self._reject_or_cancel(o, ts, out, ack, Reason.NO_LIQUIDITY, "no liquidity on the opposite side")
@@ -151,10 +153,11 @@ class MatchingEngine:
         if opp.prices:
             self._match(o, opp, lim, ts, out)
         if not o.leaves:
+            self.oms.order_done(o)
             return
         if self._stp_stop:
             self._end(o, ts, out, Reason.SELF_TRADE, "self-trade prevented: incoming order cancelled")
-        elif ot == _MARKET:
+        elif is_market:
             if opp.prices:
                 self._end(o, ts, out, Reason.PRICE_PROTECTION,
                           "market order remainder beyond the price protection band")
@@ -322,13 +325,7 @@ class MatchingEngine:
             d = r.ext.display_qty
             r.visible = d if d < r.leaves else r.leaves
             opp.add(r)
-        if self._hi:
-            if px > self._hi:
-                self._hi = px
-            elif px < self._lo:
-                self._lo = px
-        else:
-            self._hi = self._lo = px
+        self._px.append(px)
         self.last_px = px
 
     def _self_trade(self, o, r, opp: BookSide, mode: int, ts: int, out: list) -> None:
@@ -340,30 +337,33 @@ class MatchingEngine:
             if mode == _STP_BOTH:
                 self._stp_stop = True
             return
-        # decrement and cancel: both shrink by the smaller leaves quantity, no trade
+        # decrement and cancel: both shrink by the smaller leaves quantity, no trade; an order
+        # that stays open has its OrderQty lowered too (qty == cum + leaves), one used up is cancelled
         d = o.leaves if o.leaves < r.leaves else r.leaves
         if d == r.leaves:
             self.cancel_resting(r, ts, out, Reason.SELF_TRADE, "self-trade prevented: resting order decremented to zero")
         else:
             lv = r.level
             r.leaves -= d
+            r.qty -= d
             if r.visible > r.leaves:
                 if not r.flags & F_HIDDEN:
                     lv.qty -= r.visible - r.leaves
                     opp.dirty.add(r.price)
                 r.visible = r.leaves
-            out.append(ExecReport(ts, _RESTATED, r, reason=Reason.SELF_TRADE.value,
-                                  text="self-trade prevented: resting order decremented"))
-        o.leaves -= d
-        if not o.leaves:
-            # the aggressor is used up by the decrement; report it cancelled
+            out.append(ExecReport(ts, _RESTATED, r, "", 0, 0, 0, "", 0, Reason.SELF_TRADE.value,
+                                  "self-trade prevented: resting order decremented"))
+        if d == o.leaves:
+            o.leaves = 0
             o.status = _S_CANCELED
-            out.append(ExecReport(ts, _CANCELED_X, o, reason=Reason.SELF_TRADE.value,
-                                  text="self-trade prevented: incoming order decremented to zero"))
+            out.append(ExecReport(ts, _CANCELED_X, o, "", 0, 0, 0, "", 0, Reason.SELF_TRADE.value,
+                                  "self-trade prevented: incoming order decremented to zero"))
             self.oms.order_done(o)
         else:
-            out.append(ExecReport(ts, _RESTATED, o, reason=Reason.SELF_TRADE.value,
-                                  text="self-trade prevented: incoming order decremented"))
+            o.leaves -= d
+            o.qty -= d
+            out.append(ExecReport(ts, _RESTATED, o, "", 0, 0, 0, "", 0, Reason.SELF_TRADE.value,
+                                  "self-trade prevented: incoming order decremented"))
 
     # ------------------------------------------------------------------ cancel / replace / expiry
 
@@ -434,7 +434,7 @@ class MatchingEngine:
                     side.add(o)
                 return
             self._execute(o, ts, out, ack=False)
-            if self._hi and self.stops:
+            if self._px and self.stops:
                 self.check_triggers(ts, out)
             return
         # waiting for a trigger
@@ -446,7 +446,7 @@ class MatchingEngine:
             o.ext.stop_px = stop_px
         out.append(ExecReport(ts, _REPLACED_X, o, orig))
         if self.last_px:
-            self._hi = self._lo = self.last_px
+            self._px.append(self.last_px)
             self.check_triggers(ts, out)
 
     # ------------------------------------------------------------------ triggers
@@ -459,46 +459,65 @@ class MatchingEngine:
         return off if off > 0 else 1
 
     def check_triggers(self, ts: int, out: list) -> None:
-        """Trigger waiting orders against the trade prices seen since the last check."""
-        while self._hi and self.stops:
-            hi, lo = self._hi, self._lo
-            self._hi = self._lo = 0
-            fired = []
-            for o in self.stops.values():
-                ext = o.ext
-                ot = o.ord_type
-                if ot == _TRAILING:
-                    off = self._trail_offset(ext, hi if o.side != BUY else lo)
-                    if o.side == BUY:
-                        cand = lo + off
-                        if cand < ext.stop_px:
-                            ext.stop_px = cand
-                    else:
-                        cand = hi - off
-                        if cand > ext.stop_px:
-                            ext.stop_px = cand
-                sp = ext.stop_px
-                if ot == _MIT:
-                    hit = lo <= sp if o.side == BUY else hi >= sp
-                else:
-                    hit = hi >= sp if o.side == BUY else lo <= sp
-                if hit:
-                    fired.append(o)
-            if not fired:
+        """Trigger waiting orders against the trade prices printed since the last check.
+
+        Prices are taken in the order they printed: trailing stops trail each one
+        before it is tested, so a rising sweep lifts a sell trailing stop without
+        triggering it. Orders fired by one batch of prices execute in firing order
+        (then arrival order); their own trades are the next batch (cascade)."""
+        while self._px:
+            prices = self._px
+            self._px = []
+            if not self.stops:
                 return
+            fired = []
+            for px in prices:
+                for o in self.stops.values():
+                    if o.ext.triggered:
+                        continue
+                    ext = o.ext
+                    ot = o.ord_type
+                    is_buy = o.side == BUY
+                    if ot == _TRAILING:
+                        off = self._trail_offset(ext, px)
+                        if not ext.stop_px:
+                            # armed by the first trade it sees; that trade does not trigger it
+                            ext.stop_px = px + off if is_buy else max(1, px - off)
+                            continue
+                        if is_buy:
+                            if px + off < ext.stop_px:
+                                ext.stop_px = px + off
+                        elif px - off > ext.stop_px:
+                            ext.stop_px = px - off
+                    sp = ext.stop_px
+                    if ot == _MIT:
+                        hit = px <= sp if is_buy else px >= sp
+                    else:
+                        hit = px >= sp if is_buy else px <= sp
+                    if hit:
+                        ext.triggered = True
+                        fired.append(o)
+            if not fired:
+                continue
             for o in fired:
                 del self.stops[o.order_id]
             for o in fired:
                 if o.status != _S_NEW and o.status != _S_PARTIAL:
                     continue
                 if self.state != TradingState.OPEN:
+                    o.ext.triggered = False
                     self.stops[o.order_id] = o  # halted: stay armed
                     continue
-                o.ext.triggered = True
-                o.ord_type = _LIMIT if o.ord_type == _STOP_LIMIT else _MARKET
                 out.append(ExecReport(ts, _TRIGGERED, o))
                 self._execute(o, ts, out, ack=False)
-            # trades made by triggered orders may trigger more (loop)
+            # trades made by triggered orders are the next batch (loop)
+
+    def after_command(self, ts: int, out: list) -> None:
+        if self._px:
+            if self.stops:
+                self.check_triggers(ts, out)
+            else:
+                self._px.clear()
 
     def book_update(self, ts: int, out: list) -> None:
         """Emit one BookUpdate with the current displayed totals of every level changed since the last one."""
@@ -523,10 +542,3 @@ class MatchingEngine:
         self.md_seq += 1
         ev.seq = self.md_seq
         out.append(ev)
-
-    def after_command(self, ts: int, out: list) -> None:
-        if self._hi:
-            if self.stops:
-                self.check_triggers(ts, out)
-            else:
-                self._hi = self._lo = 0

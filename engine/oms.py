@@ -386,7 +386,7 @@ class OMS:
             self.by_clid[cmd.account][new_clid] = o
         book = self.books[o.symbol]
         book.replace(o, new_clid, cmd.qty or o.qty, cmd.price or o.price, cmd.stop_px, cmd.ts, out)
-        if book._hi:
+        if book._px:
             book.after_command(cmd.ts, out)
 
     def validate_replace(self, cmd: ReplaceOrder, o: Order) -> RejectError | None:
@@ -463,7 +463,7 @@ class OMS:
         book.state = state
         out.append(TradingStateChanged(cmd.ts, cmd.symbol, state, cmd.reason, cmd.origin))
         if state == _OPEN and book.stops and book.last_px:
-            book._hi = book._lo = book.last_px
+            book._px.append(book.last_px)
             book.check_triggers(cmd.ts, out)
 
     def _tick(self, cmd: Tick, out: list) -> None:

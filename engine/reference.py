@@ -52,7 +52,9 @@ wrong and filed (see /tmp/engine-bugs.md and the failing tests named there):
 7. an unknown trading state in SetTradingState is ignored instead of raising;
 8. an order the book refuses at entry (post-only that would take, market
    order without liquidity) reports REJECTED with leaves 0, like every other
-   finished order.
+   finished order;
+9. a trailing stop needs exactly one positive offset with the other one 0,
+   and no negative initial stop price.
 """
 
 from __future__ import annotations
@@ -335,8 +337,10 @@ class ReferenceOMS:
             if cmd.stop_px <= 0:
                 return Reason.INVALID_PRICE, "a stop/trigger price is required"
         elif ot == TRAILING:
-            if (cmd.trail_ticks <= 0) == (cmd.trail_ppm <= 0):
+            if not ((cmd.trail_ticks > 0 and cmd.trail_ppm == 0) or (cmd.trail_ppm > 0 and cmd.trail_ticks == 0)):
                 return Reason.INVALID_ORDER, "a trailing stop needs exactly one offset: amount or percentage"
+            if cmd.stop_px < 0:
+                return Reason.INVALID_PRICE, "a stop/trigger price is required"
         elif cmd.stop_px:
             return Reason.INVALID_ORDER, "stop price is not allowed for this order type"
         if cmd.post_only and (ot != LIMIT or tif in (TimeInForce.IOC, TimeInForce.FOK)):

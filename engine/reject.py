@@ -45,6 +45,8 @@ class Reason(str, Enum):
     KILL_SWITCH = "KILL_SWITCH"
     RATE_LIMITED = "RATE_LIMITED"
     RESTRICTED = "RESTRICTED"
+    PRICE_COLLAR = "PRICE_COLLAR"            # limit price too far from the reference price (fat finger)
+    REDUCE_ONLY = "REDUCE_ONLY"              # the order would not reduce the position (reduce-only)
     # routing
     VENUE_REJECT = "VENUE_REJECT"
     VENUE_UNAVAILABLE = "VENUE_UNAVAILABLE"

@@ -13,6 +13,7 @@ from api.context import ApiContext
 from api.deps import admin, get_ctx
 from api.envelope import UNAVAILABLE, ApiError, ok
 from api.keys import ApiKey
+from api.killswitch import apply, states_of
 from api.schemas import (
     Envelope,
     KillSwitchIn,
@@ -84,13 +85,9 @@ def _risk(ctx: ApiContext):
 
 @router.get("/kill-switch", response_model=Envelope[KillSwitchStateOut], summary="Kill-switch states")
 async def kill_switch_state(key: ApiKey = Depends(admin), ctx: ApiContext = Depends(get_ctx)):
-    from api.killswitch import states_of
-
     return ok({"states": states_of(_risk(ctx))})
 
 
 @router.post("/kill-switch", response_model=Envelope[KillSwitchOut], summary="Activate or release a kill switch")
 async def kill_switch(body: KillSwitchIn, key: ApiKey = Depends(admin), ctx: ApiContext = Depends(get_ctx)):
-    from api.killswitch import apply
-
     return ok(await apply(ctx, _risk(ctx), key, body))

@@ -7,7 +7,6 @@ randomized and the determinism tests.
 `venue` is a pytest fixture parametrized over the real `OMS` and the naive
 `ReferenceOMS`, so every behavioural unit test pins down both: the reference
 is only a useful oracle if it is itself right on the hand-written cases.
-Tests that read engine internals use `engine_venue` instead.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from engine.events import BookUpdate, CancelReject, ExecReport, MassCancelDone, 
 from engine.instrument import Instrument
 from engine.oms import OMS, AccountSpec
 from engine.reference import ReferenceOMS
-from engine.types import BUY, SELL, ExecType, OrdStatus, OrdType, StpMode, TimeInForce, TradingState
+from engine.types import BUY, SELL, ExecType, OrdStatus, OrdType, StpMode, TimeInForce
 
 SYM = "BTC-USD"
 SYM2 = "ETH-USD"
@@ -196,11 +195,6 @@ def kinds(events) -> list[tuple]:
 @pytest.fixture(params=list(IMPLEMENTATIONS), ids=list(IMPLEMENTATIONS))
 def venue(request) -> Venue:
     return Venue(IMPLEMENTATIONS[request.param])
-
-
-@pytest.fixture
-def engine_venue() -> Venue:
-    return Venue(OMS)
 
 
 # --- invariants on the real engine -------------------------------------------

@@ -239,3 +239,18 @@ def test_stop_orders_are_validated(venue):
     assert execs(venue.buy("B", 1, 100, stop_px=99))[0].reason == "INVALID_ORDER"
     assert {e.side for e in execs(venue.sell("B", 1, ord_type=STOP, stop_px=1))} == {SELL}
     assert execs(venue.new("B", BUY, 1, ord_type=TRAILING, trail_ticks=1))[0].exec_type == X.NEW
+
+
+def test_trailing_stop_offsets_must_be_one_positive_value(venue):
+    """A negative value in the 'unused' offset slot must not pass as 'the other one is set':
+    a trailing sell with offset -1 sits above the market and fires at once."""
+    print_trade(venue, 100)
+    for kw in (dict(trail_ticks=-1, trail_ppm=20_000), dict(trail_ticks=2, trail_ppm=-5)):
+        [rej] = execs(venue.sell("B", 1, ord_type=TRAILING, **kw))
+        assert (rej.exec_type, rej.reason) == (X.REJECTED, "INVALID_ORDER"), kw
+
+
+def test_trailing_stop_initial_stop_price_must_be_positive(venue):
+    print_trade(venue, 100)
+    [rej] = execs(venue.buy("B", 1, ord_type=TRAILING, trail_ticks=2, stop_px=-5))
+    assert (rej.exec_type, rej.reason) == (X.REJECTED, "INVALID_PRICE")
