@@ -101,11 +101,11 @@ class ReplaceOrder(Command):
 class MassCancel(Command):
     """Cancel every open order matching the filters (None = any). account None = all accounts."""
 
-    __slots__ = ("ts", "account", "symbol", "side", "origin", "cl_ord_id", "reason", "scope_origin")
+    __slots__ = ("ts", "account", "symbol", "side", "origin", "cl_ord_id", "reason", "scope_origin", "tif")
     kind = "mass_cancel"
 
     def __init__(self, ts, account=None, symbol=None, side=None, origin="", cl_ord_id="", reason="MASS_CANCEL",
-                 scope_origin=None):
+                 scope_origin=None, tif=None):
         self.ts = ts
         self.account = account
         self.symbol = symbol
@@ -114,6 +114,7 @@ class MassCancel(Command):
         self.cl_ord_id = cl_ord_id
         self.reason = reason
         self.scope_origin = scope_origin  # only orders entered by this session (cancel on disconnect)
+        self.tif = tif                    # only orders with this TimeInForce (e.g. DAY on disconnect)
 
 
 class SetTradingState(Command):
@@ -159,8 +160,27 @@ class RejectNew(Command):
         self.origin = origin
 
 
+class RejectCancel(Command):
+    """A cancel or replace refused at the edge (e.g. a replace price off the tick): recorded
+    through the OMS so the CancelReject gets a sequence number and a journal entry."""
+
+    __slots__ = ("ts", "account", "cl_ord_id", "orig_cl_ord_id", "order_id", "is_replace", "reason", "text", "origin")
+    kind = "reject_cancel"
+
+    def __init__(self, ts, account, cl_ord_id, orig_cl_ord_id, order_id, is_replace, reason, text, origin=""):
+        self.ts = ts
+        self.account = account
+        self.cl_ord_id = cl_ord_id
+        self.orig_cl_ord_id = orig_cl_ord_id
+        self.order_id = order_id
+        self.is_replace = is_replace
+        self.reason = reason
+        self.text = text
+        self.origin = origin
+
+
 COMMAND_TYPES: dict[str, type[Command]] = {
-    c.kind: c for c in (NewOrder, CancelOrder, ReplaceOrder, MassCancel, SetTradingState, Tick, RejectNew)
+    c.kind: c for c in (NewOrder, CancelOrder, ReplaceOrder, MassCancel, SetTradingState, Tick, RejectNew, RejectCancel)
 }
 
 
@@ -176,6 +196,14 @@ def register_command_type(cls: type[Command]) -> type[Command]:
 def command_from_record(rec: dict) -> Command:
     cls = COMMAND_TYPES[rec["kind"]]
     obj = cls.__new__(cls)
+    defaults = _defaults(cls)
     for name in cls.__slots__:
-        setattr(obj, name, rec[name])
+        # fields added later default to their constructor default (old journals stay readable)
+        setattr(obj, name, rec[name] if name in rec else defaults[name])
     return obj
+
+
+def _defaults(cls) -> dict:
+    import inspect
+    return {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items()
+            if p.default is not inspect.Parameter.empty}

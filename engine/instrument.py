@@ -15,6 +15,7 @@ from fractions import Fraction
 
 from engine.reject import Reason, RejectError
 
+MAX_UNITS = 2**63 - 1   # ticks / lots beyond this are refused (journals, DB columns, feeds carry int64)
 NS_PER_SEC = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_SEC
 FEE_SCALE = 100_000_000  # fees are carried as integers in 1e-8 of the quote currency
@@ -99,42 +100,41 @@ class Instrument:
         p = _to_decimal(price, Reason.INVALID_PRICE, "price")
         if p <= 0:
             raise RejectError(Reason.INVALID_PRICE, f"price {p} must be positive", {"price": str(p)})
-        t = p / self.tick_size
-        if t != t.to_integral_value():
+        t = _exact_units(p, self.tick_size)
+        if t is None:
             raise RejectError(
                 Reason.INVALID_PRICE,
                 f"price {p} is not a multiple of the tick size {self.tick_size} for {self.symbol}",
                 {"price": str(p), "tick_size": str(self.tick_size)},
             )
-        return int(t)
+        return t
 
     def offset_to_ticks(self, offset) -> int:
         """A positive price distance (e.g. a trailing amount) in ticks."""
         p = _to_decimal(offset, Reason.INVALID_PRICE, "offset")
-        t = p / self.tick_size
-        if p <= 0 or t != t.to_integral_value():
+        t = _exact_units(p, self.tick_size) if p > 0 else None
+        if not t:
             raise RejectError(
                 Reason.INVALID_PRICE,
                 f"offset {p} must be a positive multiple of the tick size {self.tick_size}",
                 {"offset": str(p), "tick_size": str(self.tick_size)},
             )
-        return int(t)
+        return t
 
     def qty_to_lots(self, qty, *, check_bounds: bool = True) -> int:
         q = _to_decimal(qty, Reason.INVALID_QUANTITY, "quantity")
-        lots = q / self.lot_size
-        if q <= 0 or lots != lots.to_integral_value():
-            raise RejectError(
-                Reason.INVALID_QUANTITY,
-                f"quantity {q} is not a positive multiple of the lot size {self.lot_size} for {self.symbol}",
-                {"quantity": str(q), "lot_size": str(self.lot_size)},
-            )
-        n = int(lots)
-        if check_bounds and not (self.min_lots <= n <= self.max_lots):
+        if check_bounds and q > 0 and not (self.min_qty <= q <= self.max_qty):
             raise RejectError(
                 Reason.INVALID_QUANTITY,
                 f"quantity {q} is outside [{self.min_qty}, {self.max_qty}] for {self.symbol}",
                 {"quantity": str(q), "min_qty": str(self.min_qty), "max_qty": str(self.max_qty)},
+            )
+        n = _exact_units(q, self.lot_size) if q > 0 else None
+        if not n:
+            raise RejectError(
+                Reason.INVALID_QUANTITY,
+                f"quantity {q} is not a positive multiple of the lot size {self.lot_size} for {self.symbol}",
+                {"quantity": str(q), "lot_size": str(self.lot_size)},
             )
         return n
 
@@ -159,6 +159,20 @@ class Instrument:
         if n >= 0:
             return n // self._fee_den
         return -((-n) // self._fee_den)
+
+
+def _exact_units(value: Decimal, step: Decimal) -> int | None:
+    """value / step as an int if it is exactly whole (and within int64), else None.
+
+    Exact (Fraction) arithmetic: Decimal division in the default 28-digit context would
+    round an off-tick price with many digits onto the grid. Magnitudes are bounded
+    before any big-integer work, so absurd exponents cost nothing."""
+    if value.adjusted() > 30 or value.adjusted() < -30:
+        return None
+    q = Fraction(value) / Fraction(step)
+    if q.denominator != 1 or q.numerator > MAX_UNITS:
+        return None
+    return q.numerator
 
 
 def fee_to_decimal(fee_e8: int) -> Decimal:

@@ -578,6 +578,11 @@ class FileJournal:
         return self._failed
 
     @property
+    def ready(self) -> bool:
+        """Open and writable (the REST /ready probe reads this)."""
+        return self._fd is not None and self._failed is None
+
+    @property
     def closed(self) -> bool:
         return self._fd is None
 

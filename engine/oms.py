@@ -26,6 +26,7 @@ from engine.commands import (
     Command,
     MassCancel,
     NewOrder,
+    RejectCancel,
     RejectNew,
     ReplaceOrder,
     SetTradingState,
@@ -55,6 +56,7 @@ _TRIGGER_TYPES = {int(OrdType.STOP), int(OrdType.STOP_LIMIT), int(OrdType.MARKET
 _PRICED_TYPES = {int(OrdType.LIMIT), int(OrdType.STOP_LIMIT)}
 _OPEN = int(TradingState.OPEN)
 _LIMIT = int(OrdType.LIMIT)
+_STATES = {int(t) for t in TradingState}
 _OPEN_STATUSES = {int(OrdStatus.NEW), int(OrdStatus.PARTIALLY_FILLED), int(OrdStatus.PENDING_NEW)}
 
 
@@ -110,6 +112,7 @@ class OMS:
             SetTradingState: self._set_state,
             Tick: self._tick,
             RejectNew: self._reject_new,
+            RejectCancel: self._reject_cancel,
         }
 
     # ------------------------------------------------------------------ hooks for matching
@@ -213,6 +216,10 @@ class OMS:
     def _reject_new(self, cmd: RejectNew, out: list) -> None:
         self._reject(cmd, out, Reason(cmd.reason), cmd.text)
 
+    def _reject_cancel(self, cmd: RejectCancel, out: list) -> None:
+        o = self.find(cmd.account, cmd.order_id, cmd.orig_cl_ord_id)
+        self._cancel_reject(cmd, out, o, Reason(cmd.reason), cmd.text, cmd.is_replace)
+
     def _new(self, cmd: NewOrder, out: list) -> None:
         err = self.validate_new(cmd)
         if err is None:
@@ -293,8 +300,12 @@ class OMS:
             if cmd.stop_px <= 0:
                 return RejectError(Reason.INVALID_PRICE, "a stop/trigger price is required")
         elif ot == OrdType.TRAILING_STOP:
-            if (cmd.trail_ticks <= 0) == (cmd.trail_ppm <= 0):
-                return RejectError(Reason.INVALID_ORDER, "a trailing stop needs exactly one offset: amount or percentage")
+            if cmd.trail_ticks < 0 or cmd.trail_ppm < 0 or (cmd.trail_ticks > 0) == (cmd.trail_ppm > 0):
+                return RejectError(Reason.INVALID_ORDER, "a trailing stop needs exactly one positive offset: amount or percentage")
+            if cmd.trail_ppm >= 1_000_000:
+                return RejectError(Reason.INVALID_ORDER, "a trailing percentage must be below 100%")
+            if cmd.stop_px < 0:
+                return RejectError(Reason.INVALID_PRICE, "the initial stop price must be positive")
         elif cmd.stop_px:
             return RejectError(Reason.INVALID_ORDER, "stop price is not allowed for this order type")
         if ot == OrdType.MARKET and tif not in (TimeInForce.IOC, TimeInForce.FOK):
@@ -445,6 +456,8 @@ class OMS:
                     continue
                 if cmd.scope_origin is not None and o.origin != cmd.scope_origin:
                     continue
+                if cmd.tif is not None and o.tif != cmd.tif:
+                    continue
                 victims.append(o)
         victims.sort(key=lambda o: o.order_id)
         reason = Reason(cmd.reason) if cmd.reason in Reason._value2member_map_ else Reason.MASS_CANCEL
@@ -455,9 +468,9 @@ class OMS:
 
     def _set_state(self, cmd: SetTradingState, out: list) -> None:
         book = self.books.get(cmd.symbol)
-        if book is None:
-            return
-        state = int(TradingState(cmd.state))
+        if book is None or cmd.state not in _STATES:
+            return  # unknown symbol or state: nothing to change (gateways validate and answer)
+        state = int(cmd.state)
         if book.state == state:
             return
         book.state = state

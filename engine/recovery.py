@@ -104,19 +104,23 @@ def recover(
     on_events: Callable[[list[Event]], None] | None = None,
     on_commands: Callable[[int, list[Command]], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    until: int | None = None,
 ) -> RecoveryReport:
     """Rebuild `oms` (freshly built from the configuration) from disk.
 
     `on_events(events)` gets the events of every replayed command and
     `on_commands(first_index, commands)` every replayed journal record — the
     SQL store catches up with them. `progress(done, total)` is told as
-    commands replay. Read-only: the journal is not modified (FileJournal.open
+    commands replay. `until` stops before that command index (offline
+    inspection of an earlier state; snapshots after it are not used). Read-only: the journal is not modified (FileJournal.open
     truncates a torn tail; tools that only look do not)."""
     report = RecoveryReport()
     reader = JournalReader(journal_dir)
     first = reader.first_index
     end = reader.scan_end()
     report.torn = reader.torn
+    if until is not None:
+        end = min(end, until)
     start = first
     t0 = time.perf_counter()
     if use_snapshot and snapshot_dir is not None:
@@ -142,6 +146,10 @@ def recover(
     collect = oms.collect_book_updates
     try:
         for first_index, cmds in reader.batches(start):
+            if until is not None and first_index + len(cmds) > until:
+                cmds = cmds[: max(0, until - first_index)]
+                if not cmds:
+                    break
             if on_events is None:
                 for cmd in cmds:
                     try:
@@ -170,7 +178,7 @@ def recover(
     report.replay_s = time.perf_counter() - t1
     report.commands_replayed = done
     report.command_errors = errors
-    report.end_index = reader.end_index
+    report.end_index = reader.end_index if until is None else min(reader.end_index, until)
     report.event_seq = oms.seq
     for w in report.warnings:
         log.warning("recovery: %s", w)

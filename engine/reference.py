@@ -20,10 +20,11 @@ same event classes, fields, order and sequence numbers as `OMS.process`:
   resting order's price; a remainder rests, or is cancelled (IOC/FOK, market
   orders beyond the protection band or without liquidity, self-trade);
 - stop / stop-limit / market-if-touched / trailing orders wait, and are checked
-  against the trade prices seen since the last check at the same points the
-  engine checks (entry of a trigger order, end of a new/replace command, a
-  replace, re-opening); triggered orders run in arrival order and their trades
-  can trigger more;
+  against the trade prices printed since the last check, one print at a time
+  in print order, at the same points the engine checks (entry of a trigger
+  order, end of a new/replace command, a replace, re-opening); a trailing stop
+  follows each print before it is tested against it; fired orders run in
+  firing order and their trades can trigger more (cascade);
 - sequence numbers are stamped over each command's events at the end;
 - market data is not part of `process`: `collect_book_updates()` returns one
   BookUpdate per book whose displayed levels were touched since the previous
@@ -31,8 +32,17 @@ same event classes, fields, order and sequence numbers as `OMS.process`:
   displayed orders), bids best first then asks best first, stamped with the
   time of the latest command and the book's own market-data sequence.
 
-Where this file disagrees with the engine, the engine's behaviour was judged
-wrong and filed (see /tmp/engine-bugs.md and the failing tests named there):
+Engine choices matched on purpose (reasonable, and what the engine documents
+or clearly intends): a FOK / MinQty order that cannot trade is acknowledged
+(NEW) then cancelled, while a post-only that would take or a market order
+into an empty side is REJECTED without an ack; a stop already through the last
+trade triggers at entry; HALTED / CLOSED refuse new orders and replaces but
+allow cancels; the FOK / MinQty count stops at an own order unless the STP mode
+is cancel-oldest; a trailing stop's NEW ack is sent before its first stop
+price is set; a touched level is reported even if its totals end unchanged.
+
+The rules below were found broken in the engine and filed (/tmp/engine-bugs.md,
+each with a failing test); here they are written the way a venue must behave:
 
 1. an aggressor that fills completely leaves the open orders (here: open means
    an open status, nothing to forget);
@@ -43,10 +53,10 @@ wrong and filed (see /tmp/engine-bugs.md and the failing tests named there):
    agrees with what matching then does;
 4. decrement-and-cancel lowers the order quantity of an order it leaves open,
    so qty == cum + leaves keeps holding;
-5. a trailing stop is tested against its stop price BEFORE it is moved by the
-   same trades (a rising sweep never triggers a trailing sell); a trailing
-   stop without a stop price yet (entered into an empty market) is armed by
-   the first trades instead of triggering on them;
+5. a trailing stop follows the prints in the order they happened (a rising
+   sweep never triggers a trailing sell); a trailing stop without a stop price
+   yet (entered into an empty market) is armed by the first print instead of
+   triggering on it;
 6. a triggered order keeps its order type in its execution reports (a
    triggered stop-limit still reports STOP_LIMIT; it trades as a limit order);
 7. an unknown trading state in SetTradingState is ignored instead of raising;
@@ -400,8 +410,9 @@ class ReferenceOMS:
                     off = self._trail_offset(o, ref)
                     o.stop_px = ref + off if o.side == BUY else max(1, ref - off)
             book.waiting.append(o)
-            if book.last_px:
-                book.pending = [book.last_px]
+            if book.last_px and o.stop_px:
+                # already through its trigger price? then it triggers now
+                book.pending.append(book.last_px)
                 self._check_triggers(book, ts, out)
         else:
             self._execute(book, o, ts, out, ack=True)
@@ -621,40 +632,40 @@ class ReferenceOMS:
     # ------------------------------------------------------------------ triggers
 
     def _check_triggers(self, book: RefBook, ts: int, out: list) -> None:
-        while book.pending and book.waiting:
-            batch, book.pending = book.pending, []
-            hi, lo = max(batch), min(batch)
-            fired = []
-            for o in book.waiting:
-                buy = o.side == BUY
-                sp = o.stop_px
-                if o.ord_type == TRAILING:
-                    # test against the stop as it stood, then let it follow the market
-                    hit = sp != 0 and (hi >= sp if buy else lo <= sp)
-                    if not hit:
-                        if buy:
-                            cand = lo + self._trail_offset(o, lo)
-                            if not sp or cand < sp:
-                                o.stop_px = cand
-                        else:
-                            cand = hi - self._trail_offset(o, hi)
-                            if cand > sp:
-                                o.stop_px = cand
-                elif o.ord_type == MIT:
-                    hit = lo <= sp if buy else hi >= sp
-                else:
-                    hit = hi >= sp if buy else lo <= sp
-                if hit:
-                    fired.append(o)
-            if not fired:
+        """Test the waiting orders against the prices printed since the last check, one
+        print at a time in print order. A trailing stop first follows each print (a stop
+        price of 0 is not armed yet: the first print arms it and cannot trigger it), then
+        is tested against it. Fired orders run in firing order; their trades are the next
+        batch of prints (cascade)."""
+        while book.pending:
+            prices, book.pending = book.pending, []
+            if not book.waiting:
                 return
+            fired: list[RefOrder] = []
+            for px in prices:
+                for o in book.waiting:
+                    if o in fired:
+                        continue
+                    buy = o.side == BUY
+                    if o.ord_type == TRAILING:
+                        off = self._trail_offset(o, px)
+                        if not o.stop_px:
+                            o.stop_px = px + off if buy else max(1, px - off)
+                            continue
+                        o.stop_px = min(o.stop_px, px + off) if buy else max(o.stop_px, px - off)
+                    if o.ord_type == MIT:
+                        hit = px <= o.stop_px if buy else px >= o.stop_px
+                    else:
+                        hit = px >= o.stop_px if buy else px <= o.stop_px
+                    if hit:
+                        fired.append(o)
             for o in fired:
                 book.waiting.remove(o)
             for o in fired:
                 if o.status not in (S_NEW, S_PARTIAL):
                     continue
                 if book.state != OPEN:
-                    book.waiting.append(o)
+                    book.waiting.append(o)     # not open: stays armed
                     continue
                 o.triggered = True
                 self._report(out, ts, X_TRIGGERED, o)
@@ -784,7 +795,7 @@ class ReferenceOMS:
                 o.stop_px = cmd.stop_px
             self._report(out, ts, X_REPLACED, o, orig_cl_ord_id=orig)
             if book.last_px:
-                book.pending = [book.last_px]
+                book.pending.append(book.last_px)
                 self._check_triggers(book, ts, out)
         self._after_command(book, ts, out)
 
@@ -814,7 +825,7 @@ class ReferenceOMS:
         book.state = state
         out.append(TradingStateChanged(cmd.ts, cmd.symbol, state, cmd.reason, cmd.origin))
         if state == OPEN and book.waiting and book.last_px:
-            book.pending = [book.last_px]
+            book.pending.append(book.last_px)
             self._check_triggers(book, cmd.ts, out)
 
     def _expire(self, ts: int, out: list) -> None:

@@ -60,6 +60,7 @@ class Sequencer:
         self._pending: list[Event] = []
         self._waiters: list[asyncio.Future] = []
         self._scheduled = False
+        self._after: list[Callable[[], None]] = []
         self._subscribers: list[Callable[[list[Event]], None]] = []
         self.commands = 0
         self.flushes = 0
@@ -93,6 +94,13 @@ class Sequencer:
         await fut
         return events
 
+    def after_flush(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` right after the next durable flush (answers that are not events — order
+        status, snapshots — must not overtake commands processed before them). With nothing
+        pending it runs at the end of this loop turn all the same."""
+        self._after.append(fn)
+        self._schedule()
+
     def _schedule(self) -> None:
         if not self._scheduled:
             self._scheduled = True
@@ -120,3 +128,10 @@ class Sequencer:
         for fut in waiters:
             if not fut.done():
                 fut.set_result(None)
+        if self._after:
+            after, self._after = self._after, []
+            for fn in after:
+                try:
+                    fn()
+                except Exception:
+                    log.exception("after-flush callback %r failed", fn)

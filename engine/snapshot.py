@@ -58,11 +58,13 @@ SUFFIX = ".fxs"
 CHUNK = 20_000
 
 # persisted Order fields (the links prev/next/level are rebuilt from the books; ext separately)
-ORDER_FIELDS = ("order_id", "cl_ord_id", "account", "symbol", "side", "ord_type", "tif", "price", "qty",
-                "leaves", "cum", "cum_notional", "status", "flags", "visible", "ts", "origin")
+_LINKS = ("prev", "next", "level", "ext")
+ORDER_FIELDS = tuple(n for n in Order.__slots__ if n not in _LINKS)
 EXT_FIELDS = tuple(OrderExt.__slots__)
 TRADE_FIELDS = tuple(Trade.__slots__)
-_LINKS = ("prev", "next", "level", "ext")
+# MatchingEngine slots that are structure (rebuilt) rather than values; every other slot — state,
+# last price, trigger bookkeeping, market-data seq — is saved by name, so new engine fields are kept
+_BOOK_STRUCTURE = frozenset({"instrument", "symbol", "bids", "asks", "stops", "oms"})
 
 _order_row = attrgetter(*ORDER_FIELDS)
 _ext_row = attrgetter(*EXT_FIELDS)
@@ -109,8 +111,7 @@ def capture(oms: OMS, journal_pos: int, extensions: Mapping[str, SnapshotExtensi
     books = {}
     for sym, b in oms.books.items():
         books[sym] = {
-            "state": b.state, "last_px": b.last_px, "hi": b._hi, "lo": b._lo, "stp_stop": b._stp_stop,
-            "md_seq": b.md_seq,
+            "values": {n: _plain(getattr(b, n), sym, n) for n in type(b).__slots__ if n not in _BOOK_STRUCTURE},
             "bids": [o.order_id for lv in b.bids.iter_levels() for o in lv.orders()],
             "asks": [o.order_id for lv in b.asks.iter_levels() for o in lv.orders()],
             "stops": list(b.stops),
@@ -137,6 +138,16 @@ def capture(oms: OMS, journal_pos: int, extensions: Mapping[str, SnapshotExtensi
         "extensions": ext_state,
         "orders": rows,
     }
+
+
+def _plain(v, sym: str, name: str):
+    """A copy of a book value that JSON keeps exactly (ints, strings, lists of them)."""
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, (list, tuple)) and all(isinstance(x, int) for x in v):
+        return list(v)
+    raise SnapshotError(f"book {sym}: field {name!r} holds a {type(v).__name__}, which the snapshot cannot "
+                        f"carry; engine/snapshot.py must learn it")
 
 
 def _setter(cls, fields: tuple[str, ...]):
@@ -197,12 +208,11 @@ def restore(oms: OMS, snap: dict, extensions: Mapping[str, SnapshotExtension] | 
     oms._expiry = [tuple(x) for x in snap["expiry"]]
     for sym, b in snap["books"].items():
         me = oms.books[sym]
-        me.state = b["state"]
-        me.last_px = b["last_px"]
-        me._hi = b["hi"]
-        me._lo = b["lo"]
-        me._stp_stop = b["stp_stop"]
-        me.md_seq = b["md_seq"]
+        slots = type(me).__slots__
+        for name, v in b["values"].items():
+            if name not in slots:
+                raise SnapshotError(f"snapshot holds book field {name!r} this engine version does not have")
+            setattr(me, name, v)
         for side, oids in ((me.bids, b["bids"]), (me.asks, b["asks"])):
             add = side.add
             for oid in oids:

@@ -256,42 +256,35 @@ def check_invariants(oms: OMS, events=()) -> None:
 # --- random command streams (randomized and determinism tests) ---------------------------------
 
 STREAM_START = MIDNIGHT - 2_000     # streams start just before a session end: DAY orders expire mid-stream
-ACCOUNTS_CORE = ["A", "B", "C", "OLD", "BOTH", "NONE"]
-ACCOUNTS_FULL = ACCOUNTS_CORE + ["DEC"]
+ACCOUNTS = ["A", "B", "C", "OLD", "BOTH", "DEC", "NONE"]
 
 _DTS = [0, 1, 1, 1, 2, 5, 20, 100, 400]
 _PRICES = list(range(97, 104))      # a narrow band: most orders meet the other side
 _QTYS = list(range(1, 13)) * 3 + [0, 1001]      # ~5% outside the bounds
-_KINDS_CORE = ["limit"] * 6 + ["iceberg", "hidden"]
-_KINDS_FULL = _KINDS_CORE + ["market", "post_only", "stop", "stop_limit", "mit", "trail_ticks", "trail_ppm", "bad"]
-_TIFS_CORE = [GTC] * 5 + [DAY, IOC, IOC, GTD]
-_TIFS_FULL = _TIFS_CORE + [FOK]
-_OPS_CORE = ["new"] * 20 + ["cancel"] * 4 + ["replace"] * 5 + ["state"] * 3 + ["tick"]
-_OPS_FULL = _OPS_CORE + ["mass"]
+_KINDS = ["limit"] * 6 + ["iceberg", "hidden", "market", "post_only", "stop", "stop_limit", "mit",
+                           "trail_ticks", "trail_ppm", "bad"]
+_TIFS = [GTC] * 5 + [DAY, IOC, IOC, GTD, FOK]
+_OPS = ["new"] * 20 + ["cancel"] * 4 + ["replace"] * 5 + ["state"] * 3 + ["tick", "mass"]
 
 
-def make_op(pick, full: bool) -> dict:
-    """One random op, as plain data. `pick(options)` chooses one element: hypothesis's
-    `draw(sampled_from(...))` in the property tests, `random.Random.choice` elsewhere.
-
-    "core" (full=False) leaves out what trips the bugs filed in /tmp/engine-bugs.md
-    (FOK, min qty, decrement-and-cancel, trigger orders, market and post-only orders,
-    mass cancel)."""
-    op = {"op": pick(_OPS_FULL if full else _OPS_CORE), "dt": pick(_DTS), "md": pick([True, True, False])}
+def make_op(pick) -> dict:
+    """One random op, as plain data; `pick(options)` chooses one element (a seeded
+    `random.Random(...).choice`)."""
+    op = {"op": pick(_OPS), "dt": pick(_DTS), "md": pick([True, True, False])}
     kind = op["op"]
     if kind == "new":
         op.update(
-            account=pick(ACCOUNTS_FULL + ["DEC", "OLD", "BOTH"] if full else ACCOUNTS_CORE + ["OLD"]),
+            account=pick(ACCOUNTS + ["DEC", "OLD", "BOTH"]),    # STP accounts more often: more self-trades
             symbol=pick([SYM, SYM, SYM, SYM2]),
             side=pick([BUY, SELL]),
-            kind=pick(_KINDS_FULL if full else _KINDS_CORE),
-            tif=pick(_TIFS_FULL if full else _TIFS_CORE),
+            kind=pick(_KINDS),
+            tif=pick(_TIFS),
             qty=pick(_QTYS),
             price=pick(_PRICES),
             stop_px=pick(_PRICES),
             display=pick([1, 2, 3, 4]),
-            min_qty=pick([0] * 8 + [2, 5]) if full else 0,
-            stp=pick([None] * 6 + ([0, 1, 2, 3, 4] if full else [0, 1, 2, 3])),
+            min_qty=pick([0] * 8 + [2, 5]),
+            stp=pick([None] * 6 + [0, 1, 2, 3, 4]),
             gtd=pick([-1, 1, 3, 10, 50, 300]),
             reuse_clid=pick([None] * 60 + [0, 3, 7, 30]),   # ~6% reuse a client order id
         )
@@ -306,7 +299,7 @@ def make_op(pick, full: bool) -> dict:
             op.update(qty=pick([0, 0, 1, 2, 3, 5, 8, 12, 20, 1001]), price=pick([0, 0] + _PRICES[::2]),
                       stop_px=pick([0, 0, 0] + _PRICES[::2]))
     elif kind == "mass":
-        op.update(account=pick([None] + ACCOUNTS_FULL), symbol=pick([None, SYM, SYM2]), side=pick([None, BUY, SELL]))
+        op.update(account=pick([None] + ACCOUNTS), symbol=pick([None, SYM, SYM2]), side=pick([None, BUY, SELL]))
     elif kind == "state":
         op.update(symbol=pick([SYM, SYM2]), state=pick([1] * 9 + [2, 3]))   # halts are short
     else:
@@ -314,8 +307,8 @@ def make_op(pick, full: bool) -> dict:
     return op
 
 
-def random_ops(rng, n: int, full: bool = True) -> list[dict]:
-    return [make_op(rng.choice, full) for _ in range(n)]
+def random_ops(rng, n: int) -> list[dict]:
+    return [make_op(rng.choice) for _ in range(n)]
 
 
 def iter_commands(ops: list[dict], oracle=None):
@@ -382,7 +375,7 @@ def iter_commands(ops: list[dict], oracle=None):
                 account, clid = news[i]
             order_id, orig = (i + 1, "") if op["by"] != "clid" else (0, clid)
             if op["by"] == "other_account":
-                account = ACCOUNTS_FULL[(ACCOUNTS_FULL.index(account) + 1) % len(ACCOUNTS_FULL)]
+                account = ACCOUNTS[(ACCOUNTS.index(account) + 1) % len(ACCOUNTS)]
             new_clid = {"": "", "fresh": f"x{n}", "dup": news[(i + 1) % len(news)][1]}[op["new_clid"]]
             if kind == "cancel":
                 yield CancelOrder(ts, account, new_clid, orig, order_id)

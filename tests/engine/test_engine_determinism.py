@@ -37,7 +37,7 @@ def long_stream(seed: int = 20260105, n: int = 2500) -> list:
     """A long mixed command stream; cancels/replaces aimed with a reference run."""
     oracle = ReferenceOMS(make_instruments(), make_accounts())
     cmds = []
-    for cmd in iter_commands(random_ops(random.Random(seed), n, full=True), oracle):
+    for cmd in iter_commands(random_ops(random.Random(seed), n), oracle):
         oracle.process(cmd)
         cmds.append(cmd)
     return cmds

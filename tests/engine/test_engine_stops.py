@@ -254,3 +254,16 @@ def test_trailing_stop_initial_stop_price_must_be_positive(venue):
     print_trade(venue, 100)
     [rej] = execs(venue.buy("B", 1, ord_type=TRAILING, trail_ticks=2, stop_px=-5))
     assert (rej.exec_type, rej.reason) == (X.REJECTED, "INVALID_PRICE")
+
+
+def test_stops_fired_by_one_sweep_run_in_firing_order(venue):
+    """One buy sweeps 101, 102, 103: the stop at 101 (entered second) fires at the first
+    print, the stop at 103 (entered first) at the last one."""
+    for px in (101, 102, 103):
+        venue.sell("A", 1, px)
+    venue.sell("A", 10, 104)
+    late = oid(venue.buy("B", 1, ord_type=STOP, stop_px=103))
+    early = oid(venue.buy("B", 1, ord_type=STOP, stop_px=101))
+    evs = venue.buy("C", 3, 103)
+    assert [e.order_id for e in triggered(evs)] == [early, late]
+    assert [t.price for t in trades(evs)] == [101, 102, 103, 104, 104]
