@@ -505,8 +505,12 @@ class VenueAdapter(abc.ABC):
 
     # -- order updates and fills
     @abc.abstractmethod
-    def events(self) -> AsyncIterator[VenueEvent]:
-        """Order updates, fills and connection changes, in venue order, each once."""
+    def events(self) -> EventStream:
+        """Order updates, fills and connection changes, in venue order, each once.
+
+        The stream is subscribed when returned (nothing after this call is missed);
+        iterate it with ``async for``, or ``await stream.get(timeout)``; ``close()`` it when done.
+        """
 
     @abc.abstractmethod
     def subscribe(self, callback: Callable[[VenueEvent], Any]) -> Callable[[], None]:

@@ -29,7 +29,8 @@ WAIT = 8.0
 
 def make_adapter(sim: BinanceSim, **overrides) -> CcxtAdapter:
     cfg = dict(exchange_id="binance", api_key=sim.api_key, secret=sim.secret, base_url=sim.base_url,
-               options=binance_spot_options(), timeout=2.0, poll_interval=0.05, reconcile_delay=0.05)
+               options=binance_spot_options(), timeout=2.0, poll_interval=0.05, reconcile_delay=0.05,
+               close_grace_ms=0)
     cfg.update(overrides)
     return CcxtAdapter(CcxtConfig(**cfg))
 
@@ -358,3 +359,39 @@ async def test_closed_adapter_refuses(sim, adapter):
     with pytest.raises(VenueDisconnected):
         await adapter.submit(req("closed-1", price=D("48000")))
     assert order_posts(sim) == []
+
+
+async def test_reconnect_keeps_tracking_orders(sim, adapter):
+    events = adapter.events()
+    await adapter.submit(req("keep-1", price=D("49000")))
+    await adapter.reconnect()
+    assert adapter.connection_state is ConnectionState.CONNECTED
+    sim.set_price("BTCUSDT", "48000")  # the resting bid is crossed while we watch through a new session
+    done = await wait_for(events, update_of("keep-1", OrderStatus.FILLED))
+    assert done.order.filled_quantity == D("0.1")
+    states = [e.state for e in events.drain() if hasattr(e, "state")]
+    assert ConnectionState.DISCONNECTED not in states
+
+
+async def test_latency_setting_through_the_admin_api(sim, adapter):
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        async with http.post(sim.base_url + "/_sim/faults", json={"latency": 0.01}) as r:
+            assert (await r.json())["latency"] == 0.01
+    assert sim.faults.latency == 0.01
+    assert (await adapter.book("BTC/USDT", 1)).bids  # still answers, just later
+
+
+async def test_a_429_during_reconciliation_is_waited_out_not_mistaken_for_a_reject(sim):
+    adapter = make_adapter(sim, timeout=0.5)
+    await adapter.connect()
+    try:
+        sim.faults.add(Fault("timeout", delay=2.0, path="/api/v3/order"))
+        sim.faults.add(Fault("rate_limit", method="GET", retry_after=1, path="/api/v3/order"))
+        order = await adapter.submit(req("to-rl-1", price=D("48000")))
+        assert order.client_order_id == "to-rl-1" and order.status is OrderStatus.NEW
+        assert adapter.create_calls == 1 and len(sim.orders_with_client_id("to-rl-1")) == 1
+        assert ("rate_limit", "GET", "/api/v3/order") in sim.faults.fired
+    finally:
+        await adapter.close()

@@ -430,3 +430,26 @@ async def test_closed_adapter_refuses_and_reconnect_resumes_without_loss(sim, ad
 
 def _drain(stream):
     return stream.drain()
+
+
+async def test_reconnect_keeps_the_feed_position(sim, adapter):
+    events = adapter.events()
+    await adapter.reconnect()
+    assert adapter.connection_state is ConnectionState.CONNECTED
+    states = [e.state for e in events.drain() if isinstance(e, ConnectionStateChanged)]
+    assert states == [ConnectionState.RECONNECTING, ConnectionState.CONNECTED]
+    order = await adapter.submit(req("after-reconnect", qty="5"))
+    fill = await wait_for(events, fill_of("after-reconnect"))
+    assert fill.venue_order_id == order.venue_order_id
+
+
+async def test_faults_can_be_given_to_the_constructor():
+    sim = OandaSim(heartbeat=0.2, faults=[Fault("rate_limit", method="GET", path="/summary")])
+    await sim.start()
+    adapter = make_adapter(sim)
+    try:
+        with pytest.raises(VenueRateLimited):
+            await adapter.connect()
+    finally:
+        await adapter.close()
+        await sim.stop()

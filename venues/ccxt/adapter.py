@@ -37,6 +37,7 @@ from venues.adapter import (
     ConnectionState,
     ConnectionStateChanged,
     EventFanout,
+    EventStream,
     OrderStatus,
     RejectCode,
     TimeInForce,
@@ -99,6 +100,7 @@ class CcxtAdapter(VenueAdapter):
         self._blocked_until = 0.0
         self._poller: asyncio.Task | None = None
         self._wake = asyncio.Event()
+        self._closing = False
         self._aliases = dict(config.symbol_aliases)
         self._unaliases = {v: k for k, v in self._aliases.items()}
         self.create_calls = 0  # order creates actually sent (tests prove no blind retries with it)
@@ -120,6 +122,8 @@ class CcxtAdapter(VenueAdapter):
             "timeout": int(self.config.timeout * 1000),
             "options": dict(self.config.options),
         })
+        if self.config.close_grace_ms is not None:
+            exchange.timeout_on_exit = self.config.close_grace_ms
         if self.config.base_url:
             exchange.urls["api"] = rebase_urls(exchange.urls["api"], self.config.base_url)
         for key, url in self.config.api_urls.items():
@@ -210,15 +214,17 @@ class CcxtAdapter(VenueAdapter):
             self._set_state(ConnectionState.DISCONNECTED)
             raise
         self._set_state(ConnectionState.CONNECTED)
+        self._closing = False
         self._poller = asyncio.get_running_loop().create_task(self._poll_loop(), name=f"{self.name}-poll")
 
     async def close(self) -> None:
         if self._poller is not None:
-            self._poller.cancel()
-            try:
-                await self._poller
-            except (asyncio.CancelledError, Exception):
-                pass
+            self._closing = True
+            self._wake.set()
+            done, _ = await asyncio.wait({self._poller}, timeout=self.config.timeout + 1.0)
+            if not done:
+                self._poller.cancel()
+                await asyncio.wait({self._poller}, timeout=1.0)
             self._poller = None
         if self.exchange is not None:
             await self.exchange.close()
@@ -279,13 +285,17 @@ class CcxtAdapter(VenueAdapter):
             except _UNKNOWN_OUTCOME as exc:
                 last = exc
                 continue
+            except VenueRateLimited as exc:  # the order's fate is still unknown: wait, never give up silently
+                last = exc
+                await asyncio.sleep(min(exc.retry_after or self.config.rate_limit_cooldown, 5.0))
+                continue
             # the venue confirms it does not have the order: now it may be sent again
             try:
                 return await self._create(args, cid)
             except VenueReject as exc:
                 if exc.code is not RejectCode.DUPLICATE_ORDER:
                     raise
-            except _UNKNOWN_OUTCOME as exc:
+            except (VenueTimeout, VenueDisconnected, VenueRateLimited) as exc:
                 last = exc
         raise VenueTimeout(f"submit {cid}: outcome still unknown after {self.config.reconcile_attempts} lookups "
                            f"({last})", venue=self.name, client_order_id=cid)
@@ -492,19 +502,23 @@ class CcxtAdapter(VenueAdapter):
             await asyncio.sleep(self.config.poll_interval)
 
     # ================================================================== events (polled)
-    def events(self) -> AsyncIterator[VenueEvent]:
+    def events(self) -> EventStream:
         return self._fanout.stream()
 
     def subscribe(self, callback: Callable[[VenueEvent], Any]) -> Callable[[], None]:
         return self._fanout.subscribe(callback)
 
     async def _poll_loop(self) -> None:
-        while True:
+        while not self._closing:
+            waiter = asyncio.ensure_future(self._wake.wait())
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_interval)
-            except asyncio.TimeoutError:
-                pass
+                # asyncio.wait, not wait_for: wait_for (3.11) can swallow a cancel that races the wake-up
+                await asyncio.wait({waiter}, timeout=self.config.poll_interval)
+            finally:
+                waiter.cancel()
             self._wake.clear()
+            if self._closing:
+                return
             try:
                 await self.poll_once()
                 self._set_state(ConnectionState.CONNECTED)

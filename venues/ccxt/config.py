@@ -42,6 +42,7 @@ class CcxtConfig:
     reconcile_attempts: int = 5
     reconcile_delay: float = 0.2
     rate_limit_cooldown: float = 1.0  # after a 429 without Retry-After
+    close_grace_ms: int | None = None  # ccxt's timeout_on_exit (TLS teardown wait); None keeps ccxt's default
 
     @property
     def name(self) -> str:

@@ -42,6 +42,7 @@ from venues.adapter import (
     ConnectionState,
     ConnectionStateChanged,
     EventFanout,
+    EventStream,
     OrderStatus,
     RejectCode,
     VenueAdapter,
@@ -66,7 +67,7 @@ from venues.oanda.feed import StreamWorker, TransactionSequencer
 from venues.oanda.instruments import InstrumentMap, to_decimal
 from venues.oanda.translate import (
     TransactionTranslator,
-    _TradeFact,
+    TradeFact,
     check_client_id,
     error_from_v20,
     order_body,
@@ -139,9 +140,11 @@ class OandaAdapter(VenueAdapter):
         except requests.exceptions.RequestException as exc:
             raise VenueDisconnected(f"{type(exc).__name__}: {exc}", venue=self.name,
                                     client_order_id=client_order_id) from None
-        except ValueError as exc:  # unexpected status code or body from the library's checks
-            raise VenueReject(RejectCode.VENUE_ERROR, f"unexpected answer: {exc}", venue=self.name,
-                              client_order_id=client_order_id) from None
+        except ValueError as exc:
+            # a 2xx with an unexpected status or an unreadable body: the request may well have been
+            # processed, so this is an unknown outcome (submit reconciles), not a reject
+            raise VenueDisconnected(f"unexpected answer: {exc}", venue=self.name,
+                                    client_order_id=client_order_id) from None
 
     async def _call(self, endpoint: Any, client_order_id: str | None = None) -> Any:
         wait = self._blocked_until - time.monotonic()
@@ -244,7 +247,12 @@ class OandaAdapter(VenueAdapter):
     def _on_transaction(self, worker: StreamWorker, tx: dict[str, Any]) -> None:
         if worker is not self._feed or worker.stopped:
             return
-        for event in self._translator.apply(tx):
+        try:
+            events = self._translator.apply(tx)
+        except Exception:  # one odd transaction must not stop the feed
+            log.exception("%s: cannot translate transaction %s", self.name, tx.get("id"))
+            return
+        for event in events:
             if isinstance(event, VenueOrderUpdate):
                 self._remember(event.order)
             if isinstance(event, VenueFill) and event.trade_id:
@@ -309,6 +317,10 @@ class OandaAdapter(VenueAdapter):
             except _UNKNOWN_OUTCOME as exc:
                 last = exc
                 continue
+            except VenueRateLimited as exc:  # the order's fate is still unknown: wait, never give up silently
+                last = exc
+                await asyncio.sleep(min(exc.retry_after or self.config.rate_limit_cooldown, 5.0))
+                continue
             # OANDA confirms it has no such order: now (and only now) send it again
             try:
                 answer = await self._call(v20_orders.OrderCreate(self.config.account_id, data=body), cid)
@@ -317,7 +329,7 @@ class OandaAdapter(VenueAdapter):
                 if exc.code is not RejectCode.DUPLICATE_ORDER:
                     raise
                 # it arrived after all; the next lookup finds it
-            except _UNKNOWN_OUTCOME as exc:
+            except (VenueTimeout, VenueDisconnected, VenueRateLimited) as exc:
                 last = exc
         raise VenueTimeout(f"submit {cid}: outcome still unknown after {self.config.reconcile_attempts} lookups "
                            f"({last})", venue=self.name, client_order_id=cid)
@@ -412,9 +424,9 @@ class OandaAdapter(VenueAdapter):
                 raise VenueReject(RejectCode.TOO_LATE, "order is no longer pending", venue=self.name,
                                   venue_code=exc.venue_code, client_order_id=client_order_id) from None
             raise
-        old = self._known.get(client_order_id)
-        if old is not None:
-            self._remember(dc_replace(old, status=OrderStatus.REPLACED,
+        previous = self._known.get(client_order_id)
+        if previous is not None:
+            self._remember(dc_replace(previous, status=OrderStatus.REPLACED,
                                       replaced_by=(answer.get("orderCreateTransaction") or {}).get("id")))
         return self._remember(await self._order_from_answer(answer, new_client_order_id))
 
@@ -442,7 +454,7 @@ class OandaAdapter(VenueAdapter):
         except VenueReject:
             return None
 
-    async def _trade_fact(self, trade_id: str) -> _TradeFact | None:
+    async def _trade_fact(self, trade_id: str) -> TradeFact | None:
         fact = self._translator.trades.get(trade_id)
         if fact is not None:
             return fact
@@ -450,8 +462,8 @@ class OandaAdapter(VenueAdapter):
             trade = (await self._call(v20_trades.TradeDetails(self.config.account_id, trade_id)))["trade"]
         except VenueReject:
             symbol = self._trade_symbols.get(trade_id)
-            return _TradeFact(symbol, Decimal(0)) if symbol else None
-        return _TradeFact(self.instruments.from_oanda(trade["instrument"]),
+            return TradeFact(symbol, Decimal(0)) if symbol else None
+        return TradeFact(self.instruments.from_oanda(trade["instrument"]),
                           to_decimal(trade.get("currentUnits")) or Decimal(0))
 
     async def open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
@@ -585,7 +597,7 @@ class OandaAdapter(VenueAdapter):
             worker.stop()
 
     # ================================================================== events
-    def events(self) -> AsyncIterator[VenueEvent]:
+    def events(self) -> EventStream:
         return self._fanout.stream()
 
     def subscribe(self, callback: Callable[[VenueEvent], Any]) -> Callable[[], None]:

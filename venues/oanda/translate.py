@@ -284,7 +284,7 @@ class _Tracked:
 
 
 @dataclass
-class _TradeFact:
+class TradeFact:
     symbol: str
     units: Decimal  # signed, current
 
@@ -298,7 +298,7 @@ class TransactionTranslator:
         self.venue = venue
         self.fee_currency = fee_currency
         self.orders: dict[str, _Tracked] = {}
-        self.trades: dict[str, _TradeFact] = {}
+        self.trades: dict[str, TradeFact] = {}
         self._keep = keep
 
     # ---------------------------------------------------------------- snapshots
@@ -430,7 +430,7 @@ class TransactionTranslator:
         if reduced and str(reduced.get("tradeID")) in self.trades:
             self.trades[str(reduced["tradeID"])].units += to_decimal(reduced.get("units")) or Decimal(0)
         if opened.get("tradeID"):
-            self.trades[str(opened["tradeID"])] = _TradeFact(symbol, to_decimal(opened.get("units")) or Decimal(0))
+            self.trades[str(opened["tradeID"])] = TradeFact(symbol, to_decimal(opened.get("units")) or Decimal(0))
         oid = str(tx.get("orderID"))
         t = self.orders.get(oid)
         if t is None:  # an order from before we were listening
@@ -499,7 +499,7 @@ class TransactionTranslator:
 
 
 def order_from_transactions(txs: list[dict[str, Any] | None], instruments: InstrumentMap,
-                            venue: str = VENUE, trades: dict[str, _TradeFact] | None = None) -> VenueOrder | None:
+                            venue: str = VENUE, trades: dict[str, TradeFact] | None = None) -> VenueOrder | None:
     """The order that a REST answer's transactions (create, fill, cancel ...) leave behind."""
     translator = TransactionTranslator(instruments, venue)
     if trades:
@@ -516,7 +516,7 @@ def order_from_transactions(txs: list[dict[str, Any] | None], instruments: Instr
 
 def order_from_state(order: dict[str, Any], instruments: InstrumentMap, *, venue: str = VENUE,
                      fill_tx: dict[str, Any] | None = None, cancel_tx: dict[str, Any] | None = None,
-                     trade: _TradeFact | None = None) -> VenueOrder:
+                     trade: TradeFact | None = None) -> VenueOrder:
     """A VenueOrder from a v20 Order object (GET /orders/{spec}) plus its fill / cancel transactions."""
     oanda_type = order.get("type", "")
     create = dict(order)

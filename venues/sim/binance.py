@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from itertools import count
@@ -38,6 +39,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+
+from venues.sim.faults import Fault
 
 from venues.sim.book import BUY, SELL, Book, Match
 from venues.sim.liquidity import MM, Ladder, reseed
@@ -136,8 +139,9 @@ class BinanceSim(SimServer):
         host: str = "127.0.0.1",
         port: int = 0,
         latency: float = 0.0,
+        faults: Iterable[Fault] = (),
     ) -> None:
-        super().__init__(host=host, port=port, latency=latency)
+        super().__init__(host=host, port=port, latency=latency, faults=faults)
         self.api_key = api_key
         self.secret = secret
         self.commission = Decimal(commission)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -42,9 +43,11 @@ from typing import Any
 
 from aiohttp import web
 
+from venues.sim.faults import Fault
+
 from venues.sim.book import BUY, SELL, Book
 from venues.sim.liquidity import Ladder, reseed
-from venues.sim.server import SimServer, _drop
+from venues.sim.server import SimServer, drop_connection
 from venues.sim.triggers import STOP, TOUCH, TRAIL, Trigger
 
 DEFAULT_ACCOUNT = "101-001-1000001-001"
@@ -146,8 +149,9 @@ class OandaSim(SimServer):
         host: str = "127.0.0.1",
         port: int = 0,
         latency: float = 0.0,
+        faults: Iterable[Fault] = (),
     ) -> None:
-        super().__init__(host=host, port=port, latency=latency)
+        super().__init__(host=host, port=port, latency=latency, faults=faults)
         self.account_id = account_id
         self.token = token
         self.currency = currency
@@ -425,6 +429,8 @@ class OandaSim(SimServer):
         self._begin()
         try:
             status, body = self._create(order, reason="CLIENT_ORDER", path=request.path)
+        except (TypeError, ValueError, KeyError, ArithmeticError) as exc:  # malformed beyond the v20 checks
+            return self.error_response(400, f"Invalid request: {type(exc).__name__}")
         finally:
             self._flush()
         return self._ok(body, status)
@@ -444,14 +450,13 @@ class OandaSim(SimServer):
                 reason="REPLACEMENT" if replaces else reason,
                 rejectReason=rej.reason,
             )
-            body = {
+            return 400, {
                 "orderRejectTransaction": tx,
                 "relatedTransactionIDs": [tx["id"]],
                 "lastTransactionID": self.last_id(),
                 "errorCode": rej.reason,
                 "errorMessage": rej.message,
             }
-            return 400, body
         related: list[str] = []
         if replaces is not None:
             # the cancel of the replaced order comes first and names its successor
@@ -504,7 +509,7 @@ class OandaSim(SimServer):
         out: dict[str, Any] = {"type": otype}
         tif_default = "FOK" if otype == "MARKET" else "GTC"
         tif = order.get("timeInForce", tif_default)
-        if tif not in _TIF_ALLOWED[otype]:
+        if not isinstance(tif, str) or tif not in _TIF_ALLOWED[otype]:
             raise _Reject("TIME_IN_FORCE_INVALID", f"Invalid timeInForce {tif!r} for {otype}")
         out["timeInForce"] = tif
         if tif == "GTD":
@@ -541,7 +546,7 @@ class OandaSim(SimServer):
         name = order.get("instrument")
         if not name:
             raise _Reject("INSTRUMENT_MISSING")
-        inst = self.instruments.get(name)
+        inst = self.instruments.get(name) if isinstance(name, str) else None
         if inst is None:
             raise _Reject("INSTRUMENT_UNKNOWN", f"Unknown instrument {name!r}")
         out["instrument"] = name
@@ -562,12 +567,12 @@ class OandaSim(SimServer):
             bound = self._price_field(inst, order.get("priceBound"), "PRICE_BOUND", missing="PRICE_BOUND_INVALID")
             out["priceBound"] = self.fmt_price(name, bound)
         fill = order.get("positionFill", "DEFAULT")
-        if fill not in _POSITION_FILL:
+        if not isinstance(fill, str) or fill not in _POSITION_FILL:
             raise _Reject("ORDER_FILL_POSITION_ACTION_INVALID")
         out["positionFill"] = fill
         if otype != "MARKET":
             cond = order.get("triggerCondition", "DEFAULT")
-            if cond not in _TRIGGER_CONDITIONS:
+            if not isinstance(cond, str) or cond not in _TRIGGER_CONDITIONS:
                 raise _Reject("TRIGGER_CONDITION_INVALID")
             out["triggerCondition"] = cond
             out["partialFill"] = "DEFAULT_FILL"
@@ -647,7 +652,7 @@ class OandaSim(SimServer):
             return _details(details, distance=self.fmt_price(inst.name, dist))
         price = self._price_field(inst, details.get("price"), f"{prefix}_PRICE")
         tif = details.get("timeInForce", "GTC")
-        if tif not in ("GTC", "GTD", "GFD"):
+        if not isinstance(tif, str) or tif not in ("GTC", "GTD", "GFD"):
             raise _Reject(f"{prefix}_TIME_IN_FORCE_INVALID")
         cext = details.get("clientExtensions")
         if cext is not None:
@@ -785,7 +790,9 @@ class OandaSim(SimServer):
         signed = filled if side == BUY else -filled
         fill_id = str(len(self.transactions) + 1)
         fill_time = self.now()
-        closed, reduced, opened = [], None, None
+        closed: list[dict[str, Any]] = []
+        reduced: dict[str, Any] | None = None
+        opened: dict[str, Any] | None = None
         pl = _ZERO
         remaining = signed
         for trade in sorted((t for t in self.trades.values() if t.instrument == name), key=lambda t: int(t.trade_id)):
@@ -952,7 +959,7 @@ class OandaSim(SimServer):
         state = q.get("state", "PENDING")
         instrument = q.get("instrument")
         ids = set(q["ids"].split(",")) if q.get("ids") else None
-        count = _int(q.get("count"), 50)
+        count = _int(q.get("count"), 50) or 50
         out = []
         for oid in sorted(self.orders, key=int, reverse=True):
             o = self.orders[oid]
@@ -1026,7 +1033,10 @@ class OandaSim(SimServer):
                     "errorCode": "ORDER_DOESNT_EXIST",
                     "errorMessage": "The Order specified does not exist",
                 }, 404)
-            status, body = self._create(new, reason="REPLACEMENT", path=request.path, replaces=old)
+            try:
+                status, body = self._create(new, reason="REPLACEMENT", path=request.path, replaces=old)
+            except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
+                return self.error_response(400, f"Invalid request: {type(exc).__name__}")
             return self._ok(body, status)
         finally:
             self._flush()
@@ -1218,22 +1228,29 @@ class OandaSim(SimServer):
         entry = (names, q)
         self._price_subs.add(entry)
         try:
-            return await self._stream(request, q, lambda: {"type": "HEARTBEAT", "time": self.now()})
+            return await self._stream(request, q, lambda: {"type": "HEARTBEAT", "time": self.now()}, greet=False)
         finally:
             self._price_subs.discard(entry)
 
-    async def _stream(self, request: web.Request, q: asyncio.Queue, heartbeat) -> web.StreamResponse:
+    async def _stream(self, request: web.Request, q: asyncio.Queue, heartbeat, greet: bool = True) -> web.StreamResponse:
+        """Write queued messages as JSON lines, a heartbeat whenever idle for `heartbeat` seconds.
+
+        The transaction stream greets with a heartbeat at once (it carries
+        lastTransactionID, which clients use to detect gaps); the pricing stream
+        starts with the current prices instead.
+        """
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/octet-stream"})
         await resp.prepare(request)
         try:
-            await resp.write((json.dumps(heartbeat()) + "\n").encode())
+            if greet:
+                await resp.write((json.dumps(heartbeat()) + "\n").encode())
             while not self.closing:
                 try:
                     item = await asyncio.wait_for(q.get(), timeout=self.heartbeat)
                 except asyncio.TimeoutError:
                     item = heartbeat()
                 if item is _DROP:
-                    _drop(request)
+                    drop_connection(request)
                     return resp
                 if item is _END:
                     break

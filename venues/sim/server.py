@@ -18,6 +18,7 @@ import asyncio
 import ipaddress
 import json
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
@@ -43,11 +44,14 @@ class SimServer:
 
     venue_name = "sim"
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0,
+                 faults: Iterable[Fault] = ()) -> None:
         check_loopback(host)
         self.host = host
         self.port = port
         self.faults = FaultPlan(latency)
+        for fault in faults:
+            self.faults.add(fault)
         self.requests: deque[tuple[str, str]] = deque(maxlen=10_000)
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
@@ -155,11 +159,11 @@ class SimServer:
         if fault.kind == "error":
             return self.error_response(fault.status, "Internal server error (injected)")
         if fault.kind == "disconnect" and fault.before:
-            _drop(request)
+            drop_connection(request)
             return web.Response(status=500)  # never reaches the client
         response = await handler(request)  # the venue processes (accepts) the request
         if fault.kind == "disconnect":
-            _drop(request)
+            drop_connection(request)
             return web.Response(status=500)
         # timeout: answer only after the client has given up
         await self.sleep(fault.delay)
@@ -191,7 +195,8 @@ class SimServer:
         return web.json_response([{"method": m, "path": p} for m, p in self.requests])
 
 
-def _drop(request: web.Request) -> None:
+def drop_connection(request: web.Request) -> None:
+    """Abort the TCP connection under `request` (the client sees a reset, no answer)."""
     transport = request.transport
     if transport is not None:
         transport.abort()
