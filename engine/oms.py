@@ -57,7 +57,8 @@ _PRICED_TYPES = {int(OrdType.LIMIT), int(OrdType.STOP_LIMIT)}
 _OPEN = int(TradingState.OPEN)
 _LIMIT = int(OrdType.LIMIT)
 _STATES = {int(t) for t in TradingState}
-_OPEN_STATUSES = {int(OrdStatus.NEW), int(OrdStatus.PARTIALLY_FILLED), int(OrdStatus.PENDING_NEW)}
+_OPEN_STATUSES = {int(OrdStatus.NEW), int(OrdStatus.PARTIALLY_FILLED), int(OrdStatus.PENDING_NEW),
+                  int(OrdStatus.PENDING_CANCEL), int(OrdStatus.PENDING_REPLACE)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,26 @@ class PreTradeCheck(Protocol):
     def check_new(self, cmd: NewOrder, oms: "OMS") -> RejectError | None: ...
 
     def check_replace(self, cmd: ReplaceOrder, order: Order, oms: "OMS") -> RejectError | None: ...
+
+
+class OrderRouter(Protocol):
+    """Takes over orders that should not (only) rest on the internal book.
+
+    The OMS asks `claims()` for every accepted new order; a claimed order is kept
+    by the OMS (identity, queries, open index) but its executions come from the
+    router, which places child orders at external venues (or on the internal
+    book) outside the core and feeds the outcomes back as commands of its own
+    (registered with `register_handler`). Cancels, replaces and mass cancels of
+    a claimed order are handed to the router, which answers with events (e.g.
+    PENDING_CANCEL now, CANCELED when the venues confirm)."""
+
+    def claims(self, cmd: NewOrder, order: Order, oms: "OMS") -> bool: ...
+
+    def accept(self, order: Order, cmd: NewOrder, out: list) -> None: ...
+
+    def cancel(self, order: Order, cmd: Command, out: list) -> None: ...
+
+    def replace(self, order: Order, cmd: ReplaceOrder, out: list) -> None: ...
 
 
 class OMS:
@@ -99,6 +120,8 @@ class OMS:
         self.trade_seq = 0
         self.last_order_id = 0
         self.pre_trade: list[PreTradeCheck] = []
+        self.router: OrderRouter | None = None
+        self.routed: dict[int, Order] = {}            # open orders claimed by the router
         self.listeners: list[Callable[[list[Event]], None]] = []
         self.trades: dict[str, deque] = {s: deque(maxlen=trade_history) for s in self.instruments}
         self._expiry: list[tuple[int, int]] = []     # heap of (expire_ts, order_id)
@@ -131,6 +154,8 @@ class OMS:
         d = self.open_by_account.get(o.account)
         if d is not None:
             d.pop(o.order_id, None)
+        if self.routed:
+            self.routed.pop(o.order_id, None)
 
     # ------------------------------------------------------------------ processing
 
@@ -260,6 +285,11 @@ class OMS:
         self.open_by_account[cmd.account][oid] = o
         if expire_ts:
             heapq.heappush(self._expiry, (expire_ts, oid))
+        router = self.router
+        if router is not None and router.claims(cmd, o, self):
+            self.routed[oid] = o
+            router.accept(o, cmd, out)
+            return
         book.accept(o, cmd.ts, out)
         book.after_command(cmd.ts, out)
 
@@ -365,6 +395,9 @@ class OMS:
                 self._cancel_reject(cmd, out, o, Reason.DUPLICATE_ORDER, f"client order id {clid!r} already used", False)
                 return
             self.by_clid[cmd.account][clid] = o
+        if o.order_id in self.routed:
+            self.router.cancel(o, cmd, out)
+            return
         book = self.books[o.symbol]
         reason = Reason(cmd.reason) if cmd.reason in Reason._value2member_map_ else Reason.CLIENT_REQUEST
         book.cancel_resting(o, cmd.ts, out, reason, "cancelled" if reason == Reason.CLIENT_REQUEST else reason.value.lower().replace("_", " "),
@@ -395,6 +428,9 @@ class OMS:
             new_clid = o.cl_ord_id
         elif new_clid != o.cl_ord_id:
             self.by_clid[cmd.account][new_clid] = o
+        if self.routed and o.order_id in self.routed:
+            self.router.replace(o, cmd, out)
+            return
         book = self.books[o.symbol]
         book.replace(o, new_clid, cmd.qty or o.qty, cmd.price or o.price, cmd.stop_px, cmd.ts, out)
         if book._px:
@@ -462,7 +498,10 @@ class OMS:
         victims.sort(key=lambda o: o.order_id)
         reason = Reason(cmd.reason) if cmd.reason in Reason._value2member_map_ else Reason.MASS_CANCEL
         for o in victims:
-            self.books[o.symbol].cancel_resting(o, cmd.ts, out, reason, reason.value.lower().replace("_", " "))
+            if o.order_id in self.routed:
+                self.router.cancel(o, cmd, out)
+            else:
+                self.books[o.symbol].cancel_resting(o, cmd.ts, out, reason, reason.value.lower().replace("_", " "))
         out.append(MassCancelDone(cmd.ts, cmd.account, cmd.symbol, cmd.side, cmd.cl_ord_id, cmd.origin,
                                   len(victims), reason.value))
 
@@ -488,6 +527,9 @@ class OMS:
             _, oid = heapq.heappop(heap)
             o = self.orders.get(oid)
             if o is None or o.status not in _OPEN_STATUSES or o.ext is None or o.ext.expire_ts > ts:
+                continue
+            if o.order_id in self.routed:
+                self.router.cancel(o, Tick(ts), out)
                 continue
             self.books[o.symbol].cancel_resting(
                 o, ts, out, Reason.EXPIRED, "expired", exec_type=int(ExecType.EXPIRED), status=int(OrdStatus.EXPIRED))

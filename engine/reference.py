@@ -856,6 +856,17 @@ class ReferenceOMS:
     def state(self, symbol: str) -> int:
         return self.books[symbol].state
 
+    def queues(self, symbol: str) -> dict[tuple[int, int], list[int]]:
+        """Resting order ids per (side, price), in the order they would trade."""
+        out: dict[tuple[int, int], list[int]] = {}
+        for o in sorted(self.books[symbol].resting, key=_priority):
+            out.setdefault((o.side, o.price), []).append(o.order_id)
+        return out
+
+    def waiting(self, symbol: str) -> list[tuple[int, int]]:
+        """(order id, current stop price) of the orders waiting for their trigger, in arrival order."""
+        return [(o.order_id, o.stop_px) for o in self.books[symbol].waiting]
+
     def depth(self, symbol: str, n: int | None = None) -> tuple[list, list]:
         """Displayed depth best first, [(price, qty, orders)], hidden-only levels left out."""
         book = self.books[symbol]
