@@ -139,16 +139,16 @@ class Instrument:
         return n
 
     def ticks_to_price(self, ticks: int) -> Decimal:
-        return (self.tick_size * ticks).normalize() if ticks else Decimal(0)
+        return _plain(self.tick_size * ticks) if ticks else Decimal(0)
 
     def lots_to_qty(self, lots: int) -> Decimal:
-        return (self.lot_size * lots).normalize() if lots else Decimal(0)
+        return _plain(self.lot_size * lots) if lots else Decimal(0)
 
     def avg_price(self, cum_notional: int, cum_lots: int) -> Decimal:
         """Average price from the integer notional (sum of ticks*lots) and filled lots."""
         if not cum_lots:
             return Decimal(0)
-        return (self.tick_size * cum_notional / cum_lots).quantize(Decimal(1).scaleb(-(self.price_precision + 4))).normalize()
+        return _plain((self.tick_size * cum_notional / cum_lots).quantize(Decimal(1).scaleb(-(self.price_precision + 4))))
 
     def notional(self, ticks: int, lots: int) -> Decimal:
         return self.tick_size * self.lot_size * ticks * lots
@@ -175,8 +175,16 @@ def _exact_units(value: Decimal, step: Decimal) -> int | None:
     return q.numerator
 
 
+def _plain(d: Decimal) -> Decimal:
+    """Without trailing zeros and never in exponent form (100, not 1E+2), so str() is wire-ready."""
+    d = d.normalize()
+    if d.as_tuple().exponent > 0:
+        d = d.quantize(Decimal(1))
+    return d
+
+
 def fee_to_decimal(fee_e8: int) -> Decimal:
-    return (Decimal(fee_e8) / FEE_SCALE).normalize() if fee_e8 else Decimal(0)
+    return _plain(Decimal(fee_e8) / FEE_SCALE) if fee_e8 else Decimal(0)
 
 
 def _to_decimal(value, reason: Reason, what: str) -> Decimal:

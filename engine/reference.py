@@ -32,6 +32,10 @@ same event classes, fields, order and sequence numbers as `OMS.process`:
   displayed orders), bids best first then asks best first, stamped with the
   time of the latest command and the book's own market-data sequence.
 
+Not modelled (the reference is the internal book only): pre-trade checks,
+listeners, deferred commands, extension handlers, and orders claimed by an
+OrderRouter.
+
 Engine choices matched on purpose (reasonable, and what the engine documents
 or clearly intends): a FOK / MinQty order that cannot trade is acknowledged
 (NEW) then cancelled, while a post-only that would take or a market order
@@ -77,6 +81,7 @@ from engine.commands import (
     Command,
     MassCancel,
     NewOrder,
+    RejectCancel,
     RejectNew,
     ReplaceOrder,
     SetTradingState,
@@ -105,7 +110,8 @@ TRAILING = int(OrdType.TRAILING_STOP)
 TRIGGER_TYPES = (STOP, STOP_LIMIT, MIT, TRAILING)
 PRICED_TYPES = (LIMIT, STOP_LIMIT)
 
-OPEN_STATUSES = (int(OrdStatus.NEW), int(OrdStatus.PARTIALLY_FILLED), int(OrdStatus.PENDING_NEW))
+OPEN_STATUSES = (int(OrdStatus.NEW), int(OrdStatus.PARTIALLY_FILLED), int(OrdStatus.PENDING_NEW),
+                 int(OrdStatus.PENDING_CANCEL), int(OrdStatus.PENDING_REPLACE))
 S_NEW = int(OrdStatus.NEW)
 S_PARTIAL = int(OrdStatus.PARTIALLY_FILLED)
 S_FILLED = int(OrdStatus.FILLED)
@@ -256,6 +262,9 @@ class ReferenceOMS:
             self._set_state(cmd, out)
         elif isinstance(cmd, RejectNew):
             self._reject(cmd, out, Reason(cmd.reason), cmd.text)
+        elif isinstance(cmd, RejectCancel):
+            o = self.find(cmd.account, cmd.order_id, cmd.orig_cl_ord_id)
+            self._cancel_reject(cmd, out, o, Reason(cmd.reason), cmd.text, cmd.is_replace)
         elif isinstance(cmd, Tick):
             pass
         else:
@@ -348,9 +357,11 @@ class ReferenceOMS:
                 return Reason.INVALID_PRICE, "a stop/trigger price is required"
         elif ot == TRAILING:
             if not ((cmd.trail_ticks > 0 and cmd.trail_ppm == 0) or (cmd.trail_ppm > 0 and cmd.trail_ticks == 0)):
-                return Reason.INVALID_ORDER, "a trailing stop needs exactly one offset: amount or percentage"
+                return Reason.INVALID_ORDER, "a trailing stop needs exactly one positive offset: amount or percentage"
+            if cmd.trail_ppm >= 1_000_000:
+                return Reason.INVALID_ORDER, "a trailing percentage must be below 100%"
             if cmd.stop_px < 0:
-                return Reason.INVALID_PRICE, "a stop/trigger price is required"
+                return Reason.INVALID_PRICE, "the initial stop price must be positive"
         elif cmd.stop_px:
             return Reason.INVALID_ORDER, "stop price is not allowed for this order type"
         if cmd.post_only and (ot != LIMIT or tif in (TimeInForce.IOC, TimeInForce.FOK)):
@@ -807,6 +818,7 @@ class ReferenceOMS:
             and (cmd.symbol is None or o.symbol == cmd.symbol)
             and (cmd.side is None or o.side == cmd.side)
             and (cmd.scope_origin is None or o.origin == cmd.scope_origin)
+            and (cmd.tif is None or o.tif == cmd.tif)
         ]
         victims.sort(key=lambda o: o.order_id)
         reason = Reason(cmd.reason) if cmd.reason in Reason._value2member_map_ else Reason.MASS_CANCEL

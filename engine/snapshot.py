@@ -13,7 +13,8 @@ OMS's public attributes — the engine modules are not changed for this):
   sequence, and the resting orders of both sides in exact priority order
   (levels best first, FIFO inside a level, hidden orders where they sit), plus
   the waiting stop/touch orders in arrival order;
-- client-order-id indexes, the open-order index, the counters (event seq,
+- client-order-id indexes, the open-order index, the orders claimed by the
+  router (`oms.routed`; the router's own state is an extension), the counters (event seq,
   trade id, order id, last command time), the DAY/GTD expiry heap and the
   recent-trades ring;
 - the state of registered **extensions**: any object with `snapshot_state()` /
@@ -133,6 +134,8 @@ def capture(oms: OMS, journal_pos: int, extensions: Mapping[str, SnapshotExtensi
         "by_clid": {a: [list(d), [o.order_id for o in d.values()]] for a, d in oms.by_clid.items()},
         "open": {a: list(d) for a, d in oms.open_by_account.items()},
         "expiry": list(oms._expiry),
+        # open orders claimed by the router (the router's own state is an extension)
+        "routed": list(getattr(oms, "routed", ())),
         "books": books,
         "trades": {s: [_trade_row(t) for t in dq] for s, dq in oms.trades.items()},
         "extensions": ext_state,
@@ -206,6 +209,11 @@ def restore(oms: OMS, snap: dict, extensions: Mapping[str, SnapshotExtension] | 
         for oid in oids:
             d[oid] = orders[oid]
     oms._expiry = [tuple(x) for x in snap["expiry"]]
+    routed = snap.get("routed") or []
+    if routed:
+        if not hasattr(oms, "routed"):
+            raise SnapshotError("snapshot holds routed orders but this engine has no router extension point")
+        oms.routed = {oid: orders[oid] for oid in routed}
     for sym, b in snap["books"].items():
         me = oms.books[sym]
         slots = type(me).__slots__

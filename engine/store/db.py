@@ -54,8 +54,13 @@ def alembic_config(engine_or_conn=None):
 
 def migrate(engine: Engine, revision: str = "head") -> str | None:
     """Upgrade the schema to `revision`; returns the revision the database is at afterwards."""
+    import logging
+
     from alembic import command
 
+    alembic_log = logging.getLogger("alembic")
+    if alembic_log.level == logging.NOTSET:
+        alembic_log.setLevel(logging.WARNING)     # "Context impl ..." at every start is noise
     try:
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), revision)

@@ -20,6 +20,7 @@ from engine.commands import (
     CancelOrder,
     MassCancel,
     NewOrder,
+    RejectCancel,
     RejectNew,
     ReplaceOrder,
     SetTradingState,
@@ -197,6 +198,25 @@ def venue(request) -> Venue:
     return Venue(IMPLEMENTATIONS[request.param])
 
 
+# --- white-box views of the real engine (compared with the reference's) --------------------
+
+def engine_queues(oms: OMS, symbol: str) -> dict[tuple[int, int], list[int]]:
+    """Resting order ids per (side, price) in the order they would trade: displayed
+    orders in queue order, then hidden ones (the engine keeps both in one list)."""
+    out = {}
+    book = oms.books[symbol]
+    for side_no, side in ((BUY, book.bids), (SELL, book.asks)):
+        for lv in side.iter_levels():
+            members = list(lv.orders())
+            out[(side_no, lv.price)] = ([o.order_id for o in members if not o.hidden]
+                                        + [o.order_id for o in members if o.hidden])
+    return out
+
+
+def engine_waiting(oms: OMS, symbol: str) -> list[tuple[int, int]]:
+    return [(o.order_id, o.ext.stop_px) for o in oms.books[symbol].stops.values()]
+
+
 # --- invariants on the real engine -------------------------------------------
 
 _OPEN = {int(S.NEW), int(S.PARTIALLY_FILLED), int(S.PENDING_NEW)}
@@ -259,12 +279,16 @@ STREAM_START = MIDNIGHT - 2_000     # streams start just before a session end: D
 ACCOUNTS = ["A", "B", "C", "OLD", "BOTH", "DEC", "NONE"]
 
 _DTS = [0, 1, 1, 1, 2, 5, 20, 100, 400]
-_PRICES = list(range(97, 104))      # a narrow band: most orders meet the other side
+_PRICES = list(range(97, 104))
+# buys lean low and sells high, overlapping in the middle: orders cross often, and the outer
+# prices build queues several orders deep (priority rules only show in deep queues)
+_BUY_PRICES = [96, 97, 97, 98, 98, 99, 100, 101]
+_SELL_PRICES = [99, 100, 101, 102, 102, 103, 103, 104]
 _QTYS = list(range(1, 13)) * 3 + [0, 1001]      # ~5% outside the bounds
 _KINDS = ["limit"] * 6 + ["iceberg", "hidden", "market", "post_only", "stop", "stop_limit", "mit",
                            "trail_ticks", "trail_ppm", "bad"]
 _TIFS = [GTC] * 5 + [DAY, IOC, IOC, GTD, FOK]
-_OPS = ["new"] * 20 + ["cancel"] * 4 + ["replace"] * 5 + ["state"] * 3 + ["tick", "mass"]
+_OPS = ["new"] * 80 + ["cancel"] * 6 + ["replace"] * 20 + ["state"] * 10 + ["tick"] * 4 + ["mass", "edge_reject"]
 
 
 def make_op(pick) -> dict:
@@ -273,24 +297,25 @@ def make_op(pick) -> dict:
     op = {"op": pick(_OPS), "dt": pick(_DTS), "md": pick([True, True, False])}
     kind = op["op"]
     if kind == "new":
+        side = pick([BUY, SELL])
         op.update(
             account=pick(ACCOUNTS + ["DEC", "OLD", "BOTH"]),    # STP accounts more often: more self-trades
             symbol=pick([SYM, SYM, SYM, SYM2]),
-            side=pick([BUY, SELL]),
+            side=side,
             kind=pick(_KINDS),
             tif=pick(_TIFS),
             qty=pick(_QTYS),
-            price=pick(_PRICES),
+            price=pick(_BUY_PRICES if side == BUY else _SELL_PRICES),
             stop_px=pick(_PRICES),
             display=pick([1, 2, 3, 4]),
-            min_qty=pick([0] * 8 + [2, 5]),
+            min_qty=pick([0] * 8 + [2, 3]),
             stp=pick([None] * 6 + [0, 1, 2, 3, 4]),
-            gtd=pick([-1, 1, 3, 10, 50, 300]),
+            gtd=pick([-1, 1, 10, 300, 2_000, 20_000]),
             reuse_clid=pick([None] * 60 + [0, 3, 7, 30]),   # ~6% reuse a client order id
         )
-    elif kind in ("cancel", "replace"):
+    elif kind in ("cancel", "replace", "edge_reject"):
         op.update(
-            target=pick(list(range(13))),
+            target=pick(list(range(40))),
             by=pick(["id", "id", "id", "clid", "clid", "other_account"]),
             aim=pick(["open", "open", "open", "any"]),
             new_clid=pick(["", "fresh", "fresh", "dup"]),
@@ -299,9 +324,10 @@ def make_op(pick) -> dict:
             op.update(qty=pick([0, 0, 1, 2, 3, 5, 8, 12, 20, 1001]), price=pick([0, 0] + _PRICES[::2]),
                       stop_px=pick([0, 0, 0] + _PRICES[::2]))
     elif kind == "mass":
-        op.update(account=pick([None] + ACCOUNTS), symbol=pick([None, SYM, SYM2]), side=pick([None, BUY, SELL]))
+        op.update(account=pick([None] + ACCOUNTS), symbol=pick([None, SYM, SYM2]), side=pick([None, BUY, SELL]),
+                  tif=pick([None, None, None, DAY, GTC]))
     elif kind == "state":
-        op.update(symbol=pick([SYM, SYM2]), state=pick([1] * 9 + [2, 3]))   # halts are short
+        op.update(symbol=pick([SYM, SYM2]), state=pick([1] * 19 + [2, 3]))   # markets are halted/closed ~10% of the time
     else:
         op["dt"] = pick([1, 50, 300, 1000])
     return op
@@ -361,17 +387,17 @@ def iter_commands(ops: list[dict], oracle=None):
                 args["expire_ts"] = ts + op["gtd"]
             news.append((op["account"], clid))
             yield NewOrder(ts, op["account"], clid, op["symbol"], op["side"], ord_type, tif, op["qty"], price, **args)
-        elif kind in ("cancel", "replace"):
+        elif kind in ("cancel", "replace", "edge_reject"):
             if not news:
                 yield Tick(ts)
                 continue
             live = oracle.open_orders() if oracle is not None and op["aim"] == "open" else []
             if live:
-                target = live[-1 - op["target"] % len(live)]
+                target = live[op["target"] % len(live)]
                 i = target.order_id - 1
                 account, clid = target.account, target.cl_ord_id
             else:
-                i = max(0, len(news) - 1 - op["target"])
+                i = max(0, len(news) - 1 - op["target"] % 13)     # one of the latest orders
                 account, clid = news[i]
             order_id, orig = (i + 1, "") if op["by"] != "clid" else (0, clid)
             if op["by"] == "other_account":
@@ -379,10 +405,13 @@ def iter_commands(ops: list[dict], oracle=None):
             new_clid = {"": "", "fresh": f"x{n}", "dup": news[(i + 1) % len(news)][1]}[op["new_clid"]]
             if kind == "cancel":
                 yield CancelOrder(ts, account, new_clid, orig, order_id)
+            elif kind == "edge_reject":     # a cancel/replace the gateway refused (e.g. price off the tick)
+                yield RejectCancel(ts, account, new_clid, orig, order_id, n % 2 == 0, "INVALID_PRICE", "off tick")
             else:
                 yield ReplaceOrder(ts, account, new_clid, orig, order_id, op["qty"], op["price"], op["stop_px"])
         elif kind == "mass":
-            yield MassCancel(ts, account=op["account"], symbol=op["symbol"], side=op["side"], cl_ord_id=f"m{n}")
+            yield MassCancel(ts, account=op["account"], symbol=op["symbol"], side=op["side"], cl_ord_id=f"m{n}",
+                             tif=op["tif"])
         elif kind == "state":
             yield SetTradingState(ts, op["symbol"], op["state"], "test")
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from engine.types import BUY, SELL
 from engine_fixtures import (
+    DAY,
     IOC,
     STOP,
     SYM,
@@ -273,3 +274,23 @@ def test_mass_cancel_leaves_a_fully_filled_aggressor_alone(venue):
     assert execs(evs) == [], "a FILLED order was cancelled"
     assert mass_done(evs)[0].cancelled == 0
     assert venue.order(taker).status == S.FILLED
+
+
+def test_mass_cancel_by_time_in_force(venue):
+    day = oid(venue.sell("A", 1, 101, tif=DAY))
+    gtc = oid(venue.sell("A", 1, 102))
+    evs = venue.mass_cancel(account="A", tif=DAY)
+    assert [e.order_id for e in execs(evs)] == [day]
+    assert venue.order(gtc).status == S.NEW
+
+
+def test_edge_refused_cancel_is_recorded_as_a_cancel_reject(venue):
+    from engine.commands import RejectCancel
+    o = oid(venue.sell("A", 1, 101, clid="k"))
+    evs = venue.run(RejectCancel(venue.next_ts(None), "A", "k2", "k", 0, True, "INVALID_PRICE", "off tick"))
+    [cr] = cancel_rejects(evs)
+    assert (cr.order_id, cr.status, cr.is_replace, cr.reason, cr.text, cr.symbol) == (
+        o, S.NEW, True, "INVALID_PRICE", "off tick", SYM)
+    [cr] = cancel_rejects(venue.run(RejectCancel(venue.next_ts(None), "A", "k3", "", 99, False, "RISK_LIMIT", "no")))
+    assert (cr.order_id, cr.status, cr.symbol) == (0, -1, "")
+    assert venue.order(o).status == S.NEW

@@ -1,6 +1,7 @@
 """Randomized differential test: long command streams through the real `OMS`
 and the naive `ReferenceOMS`, every event compared byte for byte
-(`ev.encode()`), displayed depth and conflated market data compared, the
+(`ev.encode()`), displayed depth, conflated market data, every level's queue
+order and the armed trigger orders (with their stop prices) compared, the
 engine's invariants checked after every command (book never crossed, qty ==
 cum + leaves, fills never worse than the limit, level totals, open index), and
 every command round-tripped through its journal record.
@@ -36,6 +37,8 @@ from engine_fixtures import (
     SYM,
     SYM2,
     check_invariants,
+    engine_queues,
+    engine_waiting,
     iter_commands,
     make_accounts,
     make_instruments,
@@ -93,6 +96,8 @@ def compare_streams(ops) -> None:
             raise AssertionError(f"invariant broken after command [{i}]: {exc}\n{_context(cmds, i)}") from None
         for sym in (SYM, SYM2):
             assert real.depth(sym) == ref.depth(sym), f"depth differs after [{i}]\n{_context(cmds, i)}"
+            assert engine_queues(real, sym) == ref.queues(sym), f"queue order differs after [{i}]\n{_context(cmds, i)}"
+            assert engine_waiting(real, sym) == ref.waiting(sym), f"armed orders differ after [{i}]\n{_context(cmds, i)}"
         if ops[i]["md"] or i == len(ops) - 1:
             g = [e.encode() for e in real.collect_book_updates()]
             w = [e.encode() for e in ref.collect_book_updates()]
@@ -105,7 +110,7 @@ def test_engine_matches_reference_on_random_streams(ops):
     compare_streams(ops)
 
 
-@settings(FUZZ, max_examples=max(3, EXAMPLES // 10))
+@settings(FUZZ, max_examples=max(3, EXAMPLES // 20))
 @given(st.lists(op_strategy(), min_size=300, max_size=500))
 def test_engine_matches_reference_on_long_random_streams(ops):
     compare_streams(ops)

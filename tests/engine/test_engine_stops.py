@@ -250,6 +250,12 @@ def test_trailing_stop_offsets_must_be_one_positive_value(venue):
         assert (rej.exec_type, rej.reason) == (X.REJECTED, "INVALID_ORDER"), kw
 
 
+def test_trailing_percentage_must_be_below_100_percent(venue):
+    print_trade(venue, 100)
+    assert execs(venue.sell("B", 1, ord_type=TRAILING, trail_ppm=1_000_000))[0].reason == "INVALID_ORDER"
+    assert execs(venue.sell("B", 1, ord_type=TRAILING, trail_ppm=999_999))[0].exec_type == X.NEW
+
+
 def test_trailing_stop_initial_stop_price_must_be_positive(venue):
     print_trade(venue, 100)
     [rej] = execs(venue.buy("B", 1, ord_type=TRAILING, trail_ticks=2, stop_px=-5))
