@@ -1,10 +1,10 @@
 """Account views: balances, positions, fills and the risk summary of one account.
 
-The live ledger (balances with reservations, positions with P&L, the kill
-switch) belongs to risk/, published as `venue.services["risk"]`. While it is
-not wired in, these views still answer from what the gateway itself knows —
-starting balances from the configuration and net positions summed from the
-account's fills — and say so in `source` ("config" / "fills" instead of
+The live ledger (balances, positions with P&L, limits, the kill switch) belongs
+to risk/: `venue.services["risk"]` is its `RiskControls`. While it is not wired
+in, these views still answer from what the gateway itself knows — starting
+balances from the configuration and net positions summed from the account's
+fills — and say so in `source` ("config" / "fills" / "gateway" instead of
 "risk"), so a client never mistakes a fallback for the ledger.
 """
 
@@ -18,29 +18,35 @@ from api.trading import fill_view
 if TYPE_CHECKING:
     from api.context import ApiContext
 
+_POSITION_KEYS = ("symbol", "quantity", "side", "avg_price", "mark_price", "currency", "realized_pnl",
+                  "unrealized_pnl", "fees", "notional", "working_buy_qty", "working_sell_qty")
+
 
 def balances_of(ctx: ApiContext, account: str) -> dict:
     risk = ctx.risk
-    if risk is not None and hasattr(risk, "balances_view"):
-        rows = risk.balances_view(account)
+    if risk is not None:
+        rows = [{"asset": a, "total": v} for a, v in risk.balances(account).items()]
         return {"account": account, "source": "risk", "balances": rows}
     start = ctx.starting_balances.get(account, {})
-    rows = [{"asset": a, "total": Decimal(v), "available": None, "reserved": None} for a, v in sorted(start.items())]
+    rows = [{"asset": a, "total": Decimal(v)} for a, v in sorted(start.items())]
     return {"account": account, "source": "config", "balances": rows}
 
 
 def positions_of(ctx: ApiContext, account: str) -> dict:
     risk = ctx.risk
-    if risk is not None and hasattr(risk, "positions_view"):
-        return {"account": account, "source": "risk", "positions": risk.positions_view(account)}
+    if risk is not None:
+        rows = [{k: p.get(k) for k in _POSITION_KEYS} for p in risk.positions(account)]
+        return {"account": account, "source": "risk", "positions": rows}
     out = []
     for (acct, sym), lots in sorted(ctx.tape.net.items()):
         if acct != account or sym not in ctx.instruments:
             continue
         inst = ctx.instruments[sym]
         qty = inst.lots_to_qty(abs(lots))
-        out.append({"symbol": sym, "qty": -qty if lots < 0 else qty, "avg_price": None, "realized_pnl": None,
-                    "unrealized_pnl": None})
+        row = dict.fromkeys(_POSITION_KEYS)
+        row.update({"symbol": sym, "quantity": -qty if lots < 0 else qty,
+                    "side": "long" if lots > 0 else "short" if lots < 0 else "flat", "currency": inst.quote})
+        out.append(row)
     return {"account": account, "source": "fills", "positions": out}
 
 
@@ -52,9 +58,12 @@ def fills_of(ctx: ApiContext, account: str, *, symbol: str | None, since: int | 
 
 def risk_of(ctx: ApiContext, account: str) -> dict:
     risk = ctx.risk
-    if risk is not None and hasattr(risk, "summary_view"):
-        summary = risk.summary_view(account)
-        return {"account": account, "source": "risk", "kill_switch": summary.get("kill_switch"), "summary": summary}
+    if risk is not None:
+        summary = risk.summary(account)
+        return {"account": account, "source": "risk", "trading_state": summary.get("trading_state"),
+                "summary": summary, "limits": risk.limits(account)}
     open_orders = len(ctx.oms.open_by_account.get(account, {}))
-    return {"account": account, "source": "gateway", "kill_switch": None,
-            "summary": {"open_orders": open_orders, "risk": "not wired: limits, margin and P&L are unavailable"}}
+    return {"account": account, "source": "gateway", "trading_state": None,
+            "summary": {"open_orders": open_orders,
+                        "note": "risk/ is not wired in: no limits, margin, P&L or kill switch"},
+            "limits": {}}

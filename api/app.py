@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
 from api.context import ApiContext
+from api.deps import SECURITY_SCHEMES, SIGNED_GATES
 from api.envelope import (
     INTERNAL_ERROR,
     METHOD_NOT_ALLOWED,
@@ -142,6 +143,45 @@ def install_error_handlers(app: FastAPI) -> None:
         return error(500, INTERNAL_ERROR, "internal error", {"incident": incident})
 
 
+def _flat_routes(app: FastAPI):
+    """(route, full path format, methods) of every route, through included routers."""
+    try:
+        from fastapi.routing import iter_route_contexts   # FastAPI >= 0.16x keeps included routers nested
+    except ImportError:
+        return [(r, getattr(r, "path_format", None), getattr(r, "methods", None)) for r in app.routes]
+    return [(rc.original_route, rc.path_format, rc.methods) for rc in iter_route_contexts(app.routes)]
+
+
+def install_security_docs(app: FastAPI) -> None:
+    """Document the signed-request headers on exactly the operations whose gate checks them.
+
+    The gates read the headers themselves (one dependency per route instead of
+    three header dependencies plus sub-dependencies: cheaper per request), so
+    the OpenAPI security requirement is added here from the routes' dependencies."""
+    from fastapi.openapi.utils import get_openapi
+    from fastapi.routing import APIRoute
+
+    def openapi():
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+        requirement = [{name: [] for name in SECURITY_SCHEMES}]
+        for route, path, methods in _flat_routes(app):
+            if not isinstance(route, APIRoute) or not getattr(route, "include_in_schema", True):
+                continue
+            if any(d.call in SIGNED_GATES for d in route.dependant.dependencies):
+                ops = schema["paths"].get(path, {})
+                for method in methods or ():
+                    op = ops.get(method.lower())
+                    if op is not None:
+                        op["security"] = requirement
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi
+
+
 def create_app(ctx: ApiContext) -> FastAPI:
     docs = ctx.settings.docs
     app = FastAPI(
@@ -151,6 +191,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
+        # FastAPI's native OpenTelemetry hooks cost a few lookups per request; metrics are Prometheus here
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.ctx = ctx
     install_error_handlers(app)
@@ -160,4 +202,5 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(health.router, include_in_schema=False)
     app.include_router(ws.router)
     app.add_middleware(BodyLimit)
+    install_security_docs(app)
     return app

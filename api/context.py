@@ -28,48 +28,6 @@ from engine.oms import OMS
 from engine.sequencer import Sequencer
 
 
-class DurableMark:
-    """Tracks the highest venue sequence number delivered (= durable) by the sequencer,
-    so a request that only reads (an idempotent retry) can still answer only after
-    what it reports is durable — without submitting a command of its own."""
-
-    def __init__(self, oms: OMS) -> None:
-        self.oms = oms
-        self.delivered = oms.seq
-        self._waiters: list[tuple[int, asyncio.Future]] = []
-
-    def on_events(self, events: list) -> None:
-        top = self.delivered
-        for ev in events:
-            if ev.kind != "book" and ev.seq > top:
-                top = ev.seq
-        self.delivered = top
-        if self._waiters:
-            still = []
-            for target, fut in self._waiters:
-                if target <= top:
-                    if not fut.done():
-                        fut.set_result(None)
-                else:
-                    still.append((target, fut))
-            self._waiters = still
-
-    def reset(self) -> None:
-        """Everything processed so far is durable (called at start, after any journal replay)."""
-        self.delivered = max(self.delivered, self.oms.seq)
-
-    async def wait(self, timeout: float = 2.0) -> None:
-        target = self.oms.seq
-        if target <= self.delivered:
-            return
-        fut = asyncio.get_running_loop().create_future()
-        self._waiters.append((target, fut))
-        try:
-            await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
-            pass
-
-
 @dataclass
 class ApiContext:
     settings: RestSettings
@@ -82,7 +40,6 @@ class ApiContext:
     clock: Callable[[], int]
     symbols: SymbolResolver = None  # type: ignore[assignment]
     limiter: RateLimiter = field(default_factory=RateLimiter)
-    durable: DurableMark = None  # type: ignore[assignment]
     desk: Any = None                 # api.trading.OrderDesk
     hub: Any = None                  # api.hub.Hub
     account_names: dict[str, str] = field(default_factory=dict)
@@ -94,8 +51,6 @@ class ApiContext:
     def __post_init__(self) -> None:
         if self.symbols is None:
             self.symbols = SymbolResolver(self.instruments)
-        if self.durable is None:
-            self.durable = DurableMark(self.oms)
         if self.desk is None:
             self.desk = OrderDesk(self)
         if self.hub is None:
@@ -113,21 +68,28 @@ class ApiContext:
             starting_balances={a.id: dict(a.balances) for a in cfg.accounts},
         )
 
-    def attach(self) -> None:
-        """Start listening to the venue: the tape as an OMS listener (replay-safe), the
-        hub, metrics and the durability mark as sequencer subscribers (durable events)."""
+    def listen(self) -> None:
+        """The tape as an OMS listener: call before any journal replay so it is rebuilt."""
         if self.tape not in self.oms.listeners:
             self.oms.listeners.append(self.tape)
-        self._metrics = EventMetrics()
-        for fn in (self.durable.on_events, self.hub.on_events, self._metrics):
+
+    def subscribe(self) -> None:
+        """Durable events to the WebSocket hub and the metrics."""
+        self._subscribers = (self.hub.on_events, EventMetrics())
+        for fn in self._subscribers:
             self.sequencer.subscribe(fn)
 
-    def detach(self) -> None:
-        for fn in (self.durable.on_events, self.hub.on_events, getattr(self, "_metrics", None)):
-            if fn is not None:
-                self.sequencer.unsubscribe(fn)
-        if self.tape in self.oms.listeners:
-            self.oms.listeners.remove(self.tape)
+    def unsubscribe(self) -> None:
+        for fn in getattr(self, "_subscribers", ()):
+            self.sequencer.unsubscribe(fn)
+        self._subscribers = ()
+
+    async def durable(self) -> None:
+        """Return once everything processed so far is durable: an answer that is not an
+        event of its own (an idempotent retry) must not overtake the commands before it."""
+        fut = asyncio.get_running_loop().create_future()
+        self.sequencer.after_flush(lambda: fut.done() or fut.set_result(None))
+        await fut
 
     @property
     def risk(self) -> Any:

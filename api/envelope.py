@@ -16,6 +16,7 @@ to it) without a second validation pass on every response.
 from __future__ import annotations
 
 import datetime as _dt
+import time
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -78,8 +79,17 @@ class ApiError(Exception):
         return cls(reason_status(reason), reason, err.text, {**err.details, **extra})
 
 
+_iso_cache = [-1, ""]
+
+
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """UTC now as ISO 8601 with milliseconds (formatted at most once per millisecond)."""
+    ms = time.time_ns() // 1_000_000
+    if ms != _iso_cache[0]:
+        dt = _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc)
+        _iso_cache[0] = ms
+        _iso_cache[1] = dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _iso_cache[1]
 
 
 def _default(obj: Any) -> Any:

@@ -34,6 +34,7 @@ log = logging.getLogger("fixvenue.api.ws")
 PUBLIC = ("orderbook", "trades", "ticker")
 PRIVATE = ("orders", "positions")
 CLOSE_SLOW = 1008
+SLOW_CLOSE_GRACE_S = 10.0
 
 
 class ChannelError(Exception):
@@ -71,13 +72,15 @@ class Connection:
         self.closed = True
         self.close_reason = reason
         self.hub.drop(self)
-        asyncio.get_running_loop().create_task(self._close(CLOSE_SLOW, reason))
+        # the close frame goes out behind what the socket still holds; the client gets it once
+        # it reads that backlog (nothing is added to it any more), or the connection is dropped
+        asyncio.get_running_loop().create_task(self._close(CLOSE_SLOW, reason, SLOW_CLOSE_GRACE_S))
 
-    async def _close(self, code: int, reason: str) -> None:
+    async def _close(self, code: int, reason: str, timeout: float = 2.0) -> None:
         if self.sender is not None:
             self.sender.cancel()
         try:
-            await asyncio.wait_for(self.ws.close(code=code, reason=reason[:120]), 2.0)
+            await asyncio.wait_for(self.ws.close(code=code, reason=reason[:120]), timeout)
         except Exception:
             pass
 
@@ -163,6 +166,8 @@ class Hub:
 
     def subscribe(self, conn: Connection, name: str) -> str:
         ch = self.resolve(name)
+        if conn.closed:
+            raise ChannelError("CLOSED", "the connection is closing")
         if ch in conn.channels:
             return ch
         if ch in PRIVATE:

@@ -10,16 +10,18 @@ nanoseconds since the Unix epoch (the engine's clock); the envelope's
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.translate import ORDER_TYPES, STP_MODES, TIME_IN_FORCE
 
 T = TypeVar("T")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NS_END = datetime(2262, 4, 11, tzinfo=timezone.utc)
 
 # a decimal as the client may send it: bounded so absurd magnitudes are a validation error
 Amount = Annotated[Decimal, Field(max_digits=30, decimal_places=15, allow_inf_nan=False)]
@@ -64,6 +66,16 @@ class OrderIn(_In):
     reduce_only: bool = False
     expire_time: datetime | None = Field(default=None, description="good-till-date expiry (ISO 8601 or Unix seconds)")
     stp: StpMode | None = Field(default=None, description="self-trade prevention override for this order")
+
+    @field_validator("expire_time")
+    @classmethod
+    def _ns_range(cls, v: datetime | None) -> datetime | None:
+        # the engine's clock is int64 nanoseconds since 1970: 1970-01-01 .. 2262-04-11
+        if v is not None:
+            aware = v if v.tzinfo is not None else v.replace(tzinfo=timezone.utc)
+            if not (_EPOCH <= aware < _NS_END):
+                raise ValueError("expire_time must be between 1970-01-01 and 2262-04-11 (UTC)")
+        return v
 
 
 class ReplaceIn(_In):
@@ -262,27 +274,33 @@ class AccountOut(BaseModel):
 class BalanceOut(BaseModel):
     asset: str
     total: Num
-    available: Num | None
-    reserved: Num | None
 
 
 class BalancesOut(BaseModel):
     account: str
-    source: str = Field(description="'risk' (live ledger) or 'config' (starting balances; risk not wired)")
+    source: str = Field(description="'risk' (the live ledger) or 'config' (starting balances: risk/ not wired in)")
     balances: list[BalanceOut]
 
 
 class PositionOut(BaseModel):
     symbol: str
-    qty: Num = Field(description="signed net quantity (negative = short)")
+    quantity: Num = Field(description="signed net quantity (negative = short)")
+    side: str = Field(description="long, short or flat")
     avg_price: Num | None
+    mark_price: Num | None
+    currency: str | None
     realized_pnl: Num | None
     unrealized_pnl: Num | None
+    fees: Num | None
+    notional: Num | None
+    working_buy_qty: Num | None
+    working_sell_qty: Num | None
 
 
 class PositionsOut(BaseModel):
     account: str
-    source: str
+    source: str = Field(description="'risk' (positions with P&L) or 'fills' (net quantities summed from the "
+                        "account's fills: risk/ not wired in)")
     positions: list[PositionOut]
 
 
@@ -293,9 +311,10 @@ class FillsOut(BaseModel):
 
 class RiskOut(BaseModel):
     account: str
-    source: str
-    kill_switch: bool | None
+    source: str = Field(description="'risk', or 'gateway' when risk/ is not wired in (no limits, margin, P&L)")
+    trading_state: str | None = Field(description="ACTIVE, REDUCING or HALTED: the kill switch in force")
     summary: dict[str, Any]
+    limits: dict[str, Any]
 
 
 class TradingStateOut(BaseModel):
@@ -313,7 +332,8 @@ class KillSwitchOut(BaseModel):
 
 
 class KillSwitchStateOut(BaseModel):
-    states: list[dict[str, Any]] = Field(description="every scope whose kill switch is not ACTIVE")
+    global_state: str = Field(description="ACTIVE, REDUCING or HALTED")
+    scopes: list[dict[str, Any]] = Field(description="every scope whose kill switch has been set")
 
 
 class SessionsOut(BaseModel):

@@ -5,13 +5,19 @@ events synchronously and deterministically: a journal replay at start-up
 rebuilds candles and fill history exactly as a live run built them. It keeps
 engine objects (ticks, lots, ExecReport snapshots) and renders nothing — the
 routers convert to outside units on the way out.
+
+It is also a snapshot extension (`snapshot_state` / `restore_state`): a restart
+from a snapshot does not replay the commands before it, so the tape saves its
+candles, net positions and the most recent fills of each account with the
+snapshot (older fills are in the SQL store).
 """
 
 from __future__ import annotations
 
 from collections import deque
 
-from api.candles import INTERVALS, CandleSeries, RollingDay
+from api.candles import INTERVALS, Candle, CandleSeries, RollingDay
+from engine.events import ExecReport
 from engine.types import ExecType
 
 _TRADE = int(ExecType.TRADE)
@@ -59,3 +65,41 @@ class Tape:
         out = [e for e in d if (symbol is None or e.symbol == symbol) and (since is None or e.ts >= since)
                and (until is None or e.ts < until)]
         return out[-limit:]
+
+    # ------------------------------------------------------------------ snapshot extension
+
+    SNAPSHOT_FILLS = 1000      # most recent fills per account carried in a snapshot
+
+    def snapshot_state(self) -> dict:
+        return {
+            "candles": {sym: {name: [[c.start, c.open, c.high, c.low, c.close, c.volume, c.notional, c.trades]
+                                     for c in series.candles] for name, series in per.items()}
+                        for sym, per in self.candles.items()},
+            "fills": {acct: [[getattr(ev, n) for n in ExecReport.__slots__] for ev in list(d)[-self.SNAPSHOT_FILLS:]]
+                      for acct, d in self.fills.items() if d},
+            "net": [[a, s, lots] for (a, s), lots in self.net.items()],
+            "trade_count": self.trade_count,
+        }
+
+    def restore_state(self, state: dict) -> None:
+        for sym, per in state.get("candles", {}).items():
+            for name, rows in per.items():
+                series = self.candles.get(sym, {}).get(name)
+                if series is None:
+                    continue
+                series.candles.clear()
+                for start, o, h, lo, c, vol, notional, n in rows:
+                    k = Candle(start, o, 0)
+                    k.high, k.low, k.close, k.volume, k.notional, k.trades = h, lo, c, vol, notional, n
+                    series.candles.append(k)
+        for d in self.fills.values():
+            d.clear()
+        for acct, rows in state.get("fills", {}).items():
+            d = self.fills.setdefault(acct, deque(maxlen=self._fills_max))
+            for row in rows:
+                ev = ExecReport.__new__(ExecReport)
+                for n, v in zip(ExecReport.__slots__, row):
+                    setattr(ev, n, v)
+                d.append(ev)
+        self.net = {(a, s): lots for a, s, lots in state.get("net", [])}
+        self.trade_count = state.get("trade_count", 0)

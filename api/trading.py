@@ -6,6 +6,9 @@ gateway uses, so the same mistake gets the same reject code on both. A request
 the translation refuses is still recorded through the OMS (RejectNew): it gets
 an order id, a REJECTED execution report and a journal entry like any other.
 
+Refused cancels and replaces are recorded the same way (RejectCancel), so the
+journal holds every request a client made, answered or refused.
+
 Idempotency: a POST whose cl_ord_id the account already used returns the
 original order (`replayed: true`) instead of placing a second one. The check
 and the submit happen in one synchronous step (no await between), so two
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING
 from api.envelope import NOT_FOUND, ApiError, reason_status
 from api.keys import ApiKey
 from api.schemas import OrderIn, ReplaceIn
-from engine.commands import CancelOrder, MassCancel, RejectNew
+from engine.commands import CancelOrder, MassCancel, RejectCancel, RejectNew
 from engine.order import Order
 from engine.reject import Reason, RejectError
 from engine.translate import (
@@ -137,20 +140,35 @@ class OrderDesk:
             raise ApiError(409, Reason.DUPLICATE_ORDER.value,
                            f"client order id {o.cl_ord_id!r} is already used by a different order",
                            {"order_id": o.order_id, "cl_ord_id": o.cl_ord_id})
-        await self.ctx.durable.wait()
+        await self.ctx.durable()
         return {"order": self.view(o), "fills": [], "replayed": True}
 
     # ------------------------------------------------------------------ cancel / replace
 
-    def _must_find(self, account: str, ident: str) -> Order:
-        o = self.find(account, ident)
+    async def _refuse_cancel(self, key: ApiKey, ident: str, order: Order | None, is_replace: bool,
+                             err: RejectError, new_clid: str = "") -> ApiError:
+        """Record a cancel/replace refused at the edge through the OMS (RejectCancel: a
+        CancelReject with a sequence number and a journal entry, as FIX gets) and build the answer."""
+        ctx = self.ctx
+        cmd = RejectCancel(ctx.clock(), key.account, new_clid, order.cl_ord_id if order is not None else ident,
+                           order.order_id if order is not None else 0, is_replace, err.reason.value, err.text,
+                           key.origin)
+        await ctx.sequencer.execute(cmd)
+        details = {"id": ident, **err.details}
+        if order is not None:
+            details["order_id"] = order.order_id
+        return ApiError(reason_status(err.reason.value), err.reason.value, err.text, details)
+
+    async def _must_find(self, key: ApiKey, ident: str, is_replace: bool) -> Order:
+        o = self.find(key.account, ident)
         if o is None:
-            raise ApiError(404, Reason.UNKNOWN_ORDER.value, "unknown order", {"id": ident})
+            raise await self._refuse_cancel(key, ident, None, is_replace,
+                                            RejectError(Reason.UNKNOWN_ORDER, "unknown order"))
         return o
 
     async def cancel(self, key: ApiKey, ident: str) -> dict:
         ctx = self.ctx
-        o = self._must_find(key.account, ident)
+        o = await self._must_find(key, ident, False)
         cmd = CancelOrder(ctx.clock(), key.account, order_id=o.order_id, origin=key.origin)
         events = await ctx.sequencer.execute(cmd)
         for ev in events:
@@ -161,14 +179,14 @@ class OrderDesk:
 
     async def replace(self, key: ApiKey, ident: str, body: ReplaceIn) -> dict:
         ctx = self.ctx
-        o = self._must_find(key.account, ident)
+        o = await self._must_find(key, ident, True)
         inst = ctx.instruments[o.symbol]
         req = ReplaceRequest(key.account, body.cl_ord_id or "", order_id=o.order_id, quantity=body.quantity,
                              price=body.price, stop_price=body.stop_price, origin=key.origin)
         try:
             cmd = replace_command(req, inst, ctx.clock())
         except RejectError as err:
-            raise ApiError.from_reject(err, order_id=o.order_id) from None
+            raise await self._refuse_cancel(key, ident, o, True, err, body.cl_ord_id or "") from None
         events = await ctx.sequencer.execute(cmd)
         fills = []
         for ev in events:

@@ -58,6 +58,8 @@ def _authenticate(conn: Connection, ctx, key_id, ts, sig, target: str) -> bool:
 
 
 def handle(conn: Connection, ctx, text: str) -> None:
+    if conn.closed:
+        return
     try:
         msg = orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -117,10 +119,12 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
                                  request_target(websocket.scope)):
                 await conn.flush_and_close(1008, "authentication failed")
                 return
-        while not conn.closed:
+        while True:
             msg = await websocket.receive()
             if msg["type"] == "websocket.disconnect":
                 break
+            if conn.closed:
+                continue     # closing (slow consumer): read and drop until the close handshake ends
             text = msg.get("text")
             if text is None:
                 data = msg.get("bytes") or b""

@@ -274,6 +274,16 @@ def load_config(path: str | os.PathLike | None = None) -> VenueConfig:
 # section name -> callable(raw_section_dict, venue_config) that validates (raising
 # pydantic ValidationError or ValueError); filled by the layers as they are wired in.
 SECTION_LOADERS: dict[str, Any] = {"fix": None, "rest": None, "risk": None, "routing": None, "storage": None}
+from engine.store.settings import load_section as _load_storage_section  # noqa: E402 (storage: engine/store)
+SECTION_LOADERS["storage"] = _load_storage_section
+from api.settings import load_rest_section as _load_rest  # noqa: E402
+SECTION_LOADERS["rest"] = _load_rest
+from fix.venue_config import load_section as _load_fix  # noqa: E402 (fix: the venue's FIX sessions)
+SECTION_LOADERS["fix"] = _load_fix
+from venues.router.policy import load_section as _load_routing  # noqa: E402 (routing: venues/router)
+SECTION_LOADERS["routing"] = _load_routing
+from risk.settings import load_risk_section as _load_risk  # noqa: E402 (risk: limits, kill switch, breakers)
+SECTION_LOADERS["risk"] = _load_risk
 
 
 def utc_now_iso() -> str:

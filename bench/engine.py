@@ -44,9 +44,11 @@ def make_accounts(n: int) -> list[AccountSpec]:
     return [AccountSpec(f"ACC{i}", maker_fee_ppm=-20, taker_fee_ppm=50, stp_mode=int(StpMode.NONE)) for i in range(n)]
 
 
-def make_oms(n_instruments: int, n_accounts: int, checks=()) -> OMS:
+def make_oms(n_instruments: int, n_accounts: int, checks_factory=None) -> OMS:
     oms = OMS(make_instruments(n_instruments), make_accounts(n_accounts))
-    oms.pre_trade.extend(checks)
+    if checks_factory is not None:
+        # the factory gets the OMS: the risk controls also install their event listener on it
+        oms.pre_trade.extend(checks_factory(oms_hint=oms))
     return oms
 
 
@@ -135,7 +137,7 @@ def generate(n_ops: int, n_instruments: int, n_accounts: int, depth: int, seed: 
 
 
 def run_throughput(prefill, ops, n_instruments, n_accounts, checks_factory=None) -> float:
-    oms = make_oms(n_instruments, n_accounts, checks_factory(oms_hint=None) if checks_factory else ())
+    oms = make_oms(n_instruments, n_accounts, checks_factory)
     process = oms.process
     for c in prefill:
         process(c)
@@ -152,7 +154,7 @@ def run_throughput(prefill, ops, n_instruments, n_accounts, checks_factory=None)
 
 
 def run_latency(prefill, ops, n_instruments, n_accounts, checks_factory=None) -> list[int]:
-    oms = make_oms(n_instruments, n_accounts, checks_factory(oms_hint=None) if checks_factory else ())
+    oms = make_oms(n_instruments, n_accounts, checks_factory)
     process = oms.process
     for c in prefill:
         process(c)
@@ -224,7 +226,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-orders", type=int, default=1_000_000, help="0 skips the memory measurement")
     p.add_argument("--risk", action="store_true", help="also run with every pre-trade check enabled and compare")
     p.add_argument("--json", metavar="FILE", help="also write the result document here ('-' = stdout)")
+    p.add_argument("--durable", action="store_true",
+                   help="also run through the sequencer without and with the journal (fsync group commit) and compare")
+    p.add_argument("--group-commit", type=int, default=1000, metavar="N",
+                   help="durable/restart modes: commands per event-loop turn, i.e. per fsync (default 1000)")
+    p.add_argument("--restart", action="store_true",
+                   help="only the restart benchmark: journal --restart-commands commands, time snapshot + replay")
+    p.add_argument("--restart-commands", type=int, default=1_000_000)
+    p.add_argument("--snapshot-every", type=int, default=250_000, help="restart mode: snapshot policy (commands)")
     args = p.parse_args(argv)
+    if args.restart:
+        from bench.engine_durable import restart_main
+        return restart_main(args, generate, make_oms)
 
     print(f"engine bench: generating {args.ops} ops over {args.instruments} instruments "
           f"(depth {args.depth}, seed {args.seed})", file=sys.stderr)
@@ -272,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.risk:
         doc["risk_vs_plain"] = round(results["risk"]["ops_per_sec_median"] / results["plain"]["ops_per_sec_median"], 3)
+    if args.durable:
+        from bench.engine_durable import durable_comparison
+        doc["durable"] = durable_comparison(prefill, ops, lambda: make_oms(args.instruments, args.accounts),
+                                            args.group_commit, args.repeats)
     path = record("engine", doc, args.json)
     for name, r in results.items():
         l = r["latency_ns"]
@@ -281,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"memory  {mem:.0f} bytes per resting order ({args.memory_orders:,} resting)")
     if args.risk:
         print(f"risk/plain throughput ratio {doc['risk_vs_plain']:.3f}")
+    if args.durable:
+        from bench.engine_durable import print_durable
+        print_durable(doc["durable"])
     print(f"recorded {path}")
     return 0
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Mapping
 
-from engine.events import CancelReject, ExecReport, MassCancelDone
+from engine.events import CancelReject, ExecReport
 from engine.instrument import Instrument, fee_to_decimal
 from engine.reject import Reason, RejectError
 from engine.translate import OrderRequest, ReplaceRequest
@@ -281,12 +281,13 @@ def parse_replace(msg: Message, account: str, origin: str) -> ReplaceRequest:
 class Formats:
     """Price and quantity texts of one instrument, cached (the same few values recur)."""
 
-    __slots__ = ("inst", "_px", "_qty")
+    __slots__ = ("inst", "_px", "_qty", "_fee")
 
     def __init__(self, inst: Instrument) -> None:
         self.inst = inst
         self._px: dict[int, bytes] = {}
         self._qty: dict[int, bytes] = {}
+        self._fee: dict[int, bytes] = {}
 
     def px(self, ticks: int) -> bytes:
         v = self._px.get(ticks)
@@ -302,6 +303,14 @@ class Formats:
             v = format(self.inst.lots_to_qty(lots), "f").encode()
             if len(self._qty) < 65536:
                 self._qty[lots] = v
+        return v
+
+    def fee(self, fee_e8: int) -> bytes:
+        v = self._fee.get(fee_e8)
+        if v is None:
+            v = format(fee_to_decimal(fee_e8), "f").encode()
+            if len(self._fee) < 65536:
+                self._fee[fee_e8] = v
         return v
 
     def avg(self, cum_notional: int, cum: int) -> bytes:
@@ -359,7 +368,9 @@ def exec_report(x, fmt: Formats | None, d: Dialect, exec_id: bytes, exec_type: i
     if x.account:
         f.append((1, x.account.encode()))
     if echo is not None:
-        f.append((55, echo.symbol or x.symbol.encode() or b"NA"))
+        sym = echo.symbol or x.symbol.encode()
+        if sym or d.fix42:
+            f.append((55, sym or b"NA"))   # Symbol is required in 4.2 ExecutionReports
         f.append((54, echo.side or SIDE_OUT.get(x.side, b"1")))
         if echo.qty is not None:
             f.append((38, echo.qty))
@@ -390,13 +401,14 @@ def exec_report(x, fmt: Formats | None, d: Dialect, exec_id: bytes, exec_type: i
         if last_qty:
             f.append((31, fmt.px(last_px)))
             f.append((32, fmt.qty(last_qty)))
-            f.append((12, format(fee_to_decimal(fee_e8), "f").encode()))
+            f.append((12, fmt.fee(fee_e8)))
             f.append((13, b"3"))
             if liquidity and d.has_liquidity_ind:
                 f.append((851, b"1" if liquidity == "M" else b"2"))
     else:
-        f += [(55, (x.symbol or "NA").encode()), (54, SIDE_OUT.get(x.side, b"1")),
-              (151, b"0"), (14, b"0"), (6, b"0")]
+        if x.symbol or d.fix42:
+            f.append((55, (x.symbol or "NA").encode()))
+        f += [(54, SIDE_OUT.get(x.side, b"1")), (151, b"0"), (14, b"0"), (6, b"0")]
     if exec_type == _REJECTED or (exec_type == _ORDER_STATUS and status == 8 and reason):
         f.append((103, d.ord_rej_reason(reason)))
     elif (exec_type == _RESTATED or exec_type == _TRIGGERED) and d.has_restatement_other:
@@ -462,10 +474,3 @@ def mass_cancel_report(d: Dialect, *, report_id: bytes, cl_ord_id: bytes | None,
         f.append((58, text.encode()))
     f.append((60, _ts(ts)))
     return Message(b"r", f)
-
-
-def mass_cancel_done_report(ev: MassCancelDone, d: Dialect, request_type: bytes) -> Message:
-    return mass_cancel_report(
-        d, report_id=b"MC%d" % ev.seq, cl_ord_id=ev.cl_ord_id.encode() if ev.cl_ord_id else None,
-        request_type=request_type, accepted=True, affected=ev.cancelled,
-        symbol=ev.symbol.encode() if ev.symbol else None, side=SIDE_OUT.get(ev.side) if ev.side else None, ts=ev.ts)

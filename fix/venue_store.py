@@ -38,6 +38,7 @@ class GroupCommitFileStore(FileStore):
         self._dirty_log = False
         self._dirty_seq = False
         self._scheduled = False
+        self._offset = self._log.seek(0, os.SEEK_END)   # tell() on a buffered file costs a syscall
         self.commits = 0
         if os.fstat(self._seq_fd).st_size != _RECORD:
             self._write_seqnums()
@@ -66,11 +67,11 @@ class GroupCommitFileStore(FileStore):
         self._changed(False)
 
     def save(self, seq: int, raw: bytes) -> None:
-        f = self._log
-        offset = f.tell()
         head = b"%d %d\n" % (seq, len(raw))
-        f.write(head + raw + b"\n")
-        self._index[seq] = (offset + len(head), len(raw))
+        rec = head + raw + b"\n"
+        self._log.write(rec)
+        self._index[seq] = (self._offset + len(head), len(raw))
+        self._offset += len(rec)
         self._sender = seq + 1
         self._changed(True)
 
@@ -80,6 +81,7 @@ class GroupCommitFileStore(FileStore):
 
     def reset(self) -> None:
         super().reset()  # truncates the log and writes the seqnums record (ours, via pwrite)
+        self._offset = 0
         self._dirty_log = self._dirty_seq = False
 
     # -- durability ----------------------------------------------------------------------------

@@ -48,8 +48,8 @@ from risk.commands import (
     VenueStatusChanged,
 )
 from risk.killswitch import KillSwitchState, parse_state
-from risk.limits import account_limits, describe_rate, resolve_order_limits, session_limits, window_ns
-from risk.positions import COLLAR_MODES, AccountRisk, InstrumentRisk, SessionRisk, Slot, Working
+from risk.limits import account_limits, bucket, describe_rate, resolve_order_limits, session_limits
+from risk.positions import COLLAR_MODES, AccountRisk, CollarBand, InstrumentRisk, SessionRisk, Slot
 from risk.scaling import (
     BIG,
     PPM,
@@ -61,7 +61,6 @@ from risk.scaling import (
     to_e8,
 )
 from risk.settings import SCOPES, RiskSettings
-from risk.throttle import SlidingWindow
 
 log = logging.getLogger("fixvenue.risk")
 
@@ -90,13 +89,15 @@ class RiskControls:
         self.settings = settings if settings is not None else RiskSettings()
         self.enabled_checks = self.settings.enabled_checks()
         self.clock = clock                       # ns timestamps for commands built here (venue.clock)
-        self.kill = KillSwitchState()
+        self.kill = KillSwitchState(enforce="kill_switch" in self.enabled_checks)
         self.audit = AuditLog()
         self.instruments: dict[str, InstrumentRisk] = {}
         self.accounts: dict[str, AccountRisk] = {}
         self.sessions: dict[str, SessionRisk] = {}
+        self.session_order_rates: dict = {}      # origin -> TokenBucket | None (flat, for the hot path)
+        self.session_message_rates: dict = {}
         self.breakers: dict[str, Breaker] = {}
-        self.work: dict[int, Working] = {}
+        self.work: dict[int, int] = {}           # order id -> working quantity counted (lots)
         self.venues: dict[str, bool] = {}
         self._balances = {a: dict(b) for a, b in (balances or {}).items()}
         self._refs = dict(reference_prices or {})
@@ -119,6 +120,7 @@ class RiskControls:
         for acct in oms.accounts:
             self.account(acct)
         self.check = PreTradeRisk(self)
+        self.on_events = self._make_listener()
 
     # ------------------------------------------------------------------ building
 
@@ -133,7 +135,6 @@ class RiskControls:
         fx = Fraction(rate)                          # e8 of the quote currency -> e8 of the margin currency
         ir = InstrumentRisk(inst, self.oms.books[sym], factor(inst.tick_size, inst.lot_size, rate),
                             factor(inst.tick_size, inst.lot_size), factor(Decimal(1), inst.lot_size), (fx.numerator, fx.denominator), ref_px)
-        ir.holders = {}  # dict used as an insertion-ordered set (deterministic iteration)
         self.instruments[sym] = ir
         cb = st.circuit_breakers
         if cb.enabled and st.enabled:
@@ -171,14 +172,12 @@ class RiskControls:
             a.margin_ppm = max(im, lev_ppm)
             a.margin_check = "max_leverage" if lev_ppm > im else "initial_margin"
         if "order_rate" in on:
-            c, w = window_ns(lim["order_rate"])
-            a.ord_rate = SlidingWindow(c, w) if c else None
+            a.ord_rate = bucket(lim["order_rate"])
         if "message_rate" in on:
-            c, w = window_ns(lim["message_rate"])
-            a.msg_rate = SlidingWindow(c, w) if c else None
+            a.msg_rate = bucket(lim["message_rate"])
         bal = self._balances.get(account, {})
-        a.balances = {ccy: to_e8(Decimal(v)) for ccy, v in bal.items()}
-        a.collateral_e8 = a.balances.get(st.margin_currency, 0)
+        a.start_balances = {ccy: to_e8(Decimal(v)) for ccy, v in bal.items()}
+        a.collateral_e8 = a.start_balances.get(st.margin_currency, 0)
         self.accounts[account] = a
         for sym in self.instruments:
             self.slot(a, sym)
@@ -198,9 +197,14 @@ class RiskControls:
             s.max_qty = qty_to_lots_floor(lim["max_order_qty"], inst.lot_size)
         if lim["max_order_notional"] is not None and "max_order_notional" in on:
             s.max_notional = money_to_ticklots_floor(lim["max_order_notional"], ir.mk_num, ir.mk_den)
+        s.collar_mode = COLLAR_MODES[lim["collar_reference"] or "last"]
         if lim["price_collar_pct"] is not None and "price_collar" in on:
             s.collar_ppm = pct_to_ppm(lim["price_collar_pct"])
-        s.collar_mode = COLLAR_MODES[lim["collar_reference"] or "last"]
+            key = (s.collar_ppm, s.collar_mode)
+            band = ir.bands.get(key)
+            if band is None:
+                band = ir.bands[key] = CollarBand(ir, s.collar_ppm, s.collar_mode)
+            s.band = band
         if "position_limit" in on:
             if lim["max_position_long"] is not None:
                 s.max_long = qty_to_lots_floor(lim["max_position_long"], inst.lot_size)
@@ -218,19 +222,20 @@ class RiskControls:
         if s is None:
             lim = session_limits(self.settings, origin)
             on = self.enabled_checks
-            c, w = window_ns(lim["order_rate"]) if "order_rate" in on else (0, 0)
-            orr = SlidingWindow(c, w) if c else None
-            c, w = window_ns(lim["message_rate"]) if "message_rate" in on else (0, 0)
-            mr = SlidingWindow(c, w) if c else None
+            orr = bucket(lim["order_rate"]) if "order_rate" in on else None
+            mr = bucket(lim["message_rate"]) if "message_rate" in on else None
             s = self.sessions[origin] = SessionRisk(origin, orr, mr)
+            self.session_order_rates[origin] = orr
+            self.session_message_rates[origin] = mr
         return s
 
-    def install(self) -> "RiskControls":
-        """Plug into the OMS: pre-trade check, listener, command handlers."""
+    def install(self, *, pre_trade: bool = True) -> "RiskControls":
+        """Plug into the OMS: pre-trade check (unless the caller adds `self.check` itself),
+        listener, command handlers."""
         if self._installed:
             return self
         oms = self.oms
-        if self.settings.enabled:
+        if self.settings.enabled and pre_trade:
             oms.pre_trade.append(self.check)
         oms.listeners.append(self.on_events)
         oms.register_handler(KillSwitch, self._on_kill_switch)
@@ -240,44 +245,68 @@ class RiskControls:
 
     # ------------------------------------------------------------------ the listener
 
-    def on_events(self, events: list) -> None:
+    def _make_listener(self):
+        """The OMS listener. Most commands are price-only replaces whose single execution
+        report changes no working quantity: they stop at the first test, before any
+        call. Everything else (and every command without events, like the venue's
+        one-second Tick, which drives time-based work) goes to `_on_events`."""
+        get = self.work.get
+        slow = self._on_events
+        exec_report = ExecReport
+
+        def on_events(events: list) -> None:
+            if len(events) == 1:
+                ev = events[0]
+                if ev.__class__ is exec_report and get(ev.order_id) == ev.leaves:
+                    return
+            slow(events)
+
+        return on_events
+
+    def _on_events(self, events: list) -> None:
         work = self.work
+        accounts = self.accounts
         for ev in events:
             cls = ev.__class__
             if cls is ExecReport:
-                t = work.get(ev.order_id)
-                et = ev.exec_type
-                if t is None:
-                    if et == _REJECTED:
+                oid = ev.order_id
+                leaves = ev.leaves
+                old = work.get(oid)
+                if old == leaves:
+                    continue
+                if old is None:
+                    if ev.exec_type == _REJECTED:
                         if self._storm is not None:
                             self._on_reject(ev.account, ev.origin, ev.ts)
                         continue
-                    if not ev.leaves:
+                    if not leaves:
                         continue
-                    a = self.accounts.get(ev.account) or self.account(ev.account)
-                    s = a.slots.get(ev.symbol) or self.slot(a, ev.symbol)
-                    t = work[ev.order_id] = Working(s, ev.side == 1)
-                if et == _TRADE:
-                    s = t.slot
-                    s.apply_fill(t.buy, ev.last_qty, ev.last_px, ev.fee_e8)
+                    old = 0
+                try:
+                    s = accounts[ev.account].slots[ev.symbol]
+                except KeyError:
+                    s = self.slot(self.account(ev.account), ev.symbol)
+                if leaves:
+                    work[oid] = leaves
+                else:
+                    del work[oid]
+                is_buy = ev.side == 1
+                if is_buy:
+                    s.buy_leaves += leaves - old
+                else:
+                    s.sell_leaves += leaves - old
+                if ev.exec_type == _TRADE:
+                    s.apply_fill(is_buy, ev.last_qty, ev.last_px, ev.fee_e8)
                     if self._auto_loss or self._auto_margin:
                         self._check_account(s.acct, ev.ts)
-                leaves = ev.leaves
-                s = t.slot
-                ir = s.ir
-                val = leaves * (ev.price or ev.stop_px) * ir.mk_num // ir.mk_den
-                d = leaves - t.leaves
-                if d:
-                    if t.buy:
-                        s.buy_leaves += d
-                    else:
-                        s.sell_leaves += d
-                    t.leaves = leaves
-                if val != t.val:
-                    s.acct.open_e8 += val - t.val
-                    t.val = val
-                if not leaves:
-                    del work[ev.order_id]
+                else:
+                    if not s.active:
+                        s.active = True
+                        s.ir.active.append(s)
+                    ir = s.ir
+                    o = (s.buy_leaves + s.sell_leaves) * ir.mark * ir.mk_num // ir.mk_den
+                    s.acct.open_e8 += o - s.open_e8
+                    s.open_e8 = o
             elif cls is Trade:
                 self._on_trade(ev)
             elif cls is CancelReject:
@@ -306,27 +335,43 @@ class RiskControls:
         ir = self.instruments.get(ev.symbol)
         if ir is None:
             return
-        if not ir.mark or not self._mark_ns:
-            m = ir.mark_now(self._mark_mid) if self._mark_ns == 0 else ev.price
-            if m != ir.mark:
-                ir.mark = m
-                self._revalue(ir, ev.ts)
+        if not self._mark_ns:
+            self._remark(ir, ir.mark_now(self._mark_mid), ev.ts)
+        elif not ir.mark:
+            self._remark(ir, ev.price, ev.ts)     # first price ever: mark at once
+        for band in ir.bands.values():
+            if band.mode == 0:
+                d = ev.price * band.ppm // PPM
+                band.lo = ev.price - d
+                band.hi = ev.price + d
         b = self.breakers.get(ev.symbol)
         if b is not None:
             reason = b.on_trade(ev.ts, ev.price)
             if reason is not None:
                 metrics.CIRCUIT_BREAKER.labels(symbol=ev.symbol).inc()
                 self.oms.defer(SetTradingState(ev.ts, ev.symbol, _HALTED_TS, reason, BREAKER_ORIGIN))
-                if b.reopen_at < self._wake_at or not self._wake_at:
+                if b.reopen_at < self._wake_at:
                     self._wake_at = b.reopen_at
 
-    def _revalue(self, ir: InstrumentRisk, ts: int) -> None:
-        touched = []
-        for s in ir.holders:
+    def _remark(self, ir: InstrumentRisk, mark: int, ts: int, touched: set | None = None) -> None:
+        """Move an instrument's risk mark and revalue every slot that holds a position or orders in it."""
+        if not mark or mark == ir.mark:
+            return
+        ir.mark = mark
+        own = touched is None
+        if own:
+            touched = set()
+        keep = []
+        for s in ir.active:
             s.revalue()
-            touched.append(s.acct)
-        if touched and (self._auto_loss or self._auto_margin):
-            for a in sorted(set(touched), key=lambda a: a.account):
+            if s.pos or s.buy_leaves or s.sell_leaves:
+                keep.append(s)
+                touched.add(s.acct)
+            else:
+                s.active = False
+        ir.active = keep
+        if own and touched and (self._auto_loss or self._auto_margin):
+            for a in sorted(touched, key=lambda a: a.account):
                 self._check_account(a, ts)
 
     def _check_account(self, a: AccountRisk, ts: int) -> None:
@@ -399,15 +444,10 @@ class RiskControls:
         self._wake_at = wake
 
     def refresh_marks(self, ts: int) -> None:
-        """Re-mark every instrument (last trade or mid) and revalue the positions held in it."""
+        """Re-mark every instrument (last trade or mid) and revalue the positions and orders in it."""
         touched: set = set()
         for ir in self.instruments.values():
-            m = ir.mark_now(self._mark_mid)
-            if m and m != ir.mark:
-                ir.mark = m
-                for s in ir.holders:
-                    s.revalue()
-                    touched.add(s.acct)
+            self._remark(ir, ir.mark_now(self._mark_mid), ts, touched)
         if touched and (self._auto_loss or self._auto_margin):
             for a in sorted(touched, key=lambda a: a.account):
                 self._check_account(a, ts)
@@ -505,6 +545,116 @@ class RiskControls:
                     self.oms.defer(KillSwitch(cmd.ts, "release", tgt.scope, t, "ACTIVE",
                                               f"venue {cmd.venue} reconnected", "risk", "venue_loss", "risk"))
 
+    # ------------------------------------------------------------------ snapshots (engine/snapshot.py extension)
+
+    def snapshot_state(self) -> dict:
+        """Everything the risk layer derived from events before the snapshot (JSON-able).
+        Working quantities are not stored: `restore_state` recounts them from the
+        restored OMS's open orders."""
+        accounts = {}
+        for name, a in self.accounts.items():
+            slots = {sym: [s.pos, s.cost, s.realized_tl, s.fees_e8, [[list(k), t] for k, t in s.recent.items()]]
+                     for sym, s in a.slots.items() if s.pos or s.cost or s.realized_tl or s.fees_e8 or s.recent}
+            accounts[name] = {
+                "realized_e8": a.realized_e8, "fees_e8": a.fees_e8, "day_start_e8": a.day_start_e8,
+                "loss_fired": a.loss_fired, "margin_fired": a.margin_fired,
+                "ord_tat": a.ord_rate.tat if a.ord_rate is not None else 0,
+                "msg_tat": a.msg_rate.tat if a.msg_rate is not None else 0,
+                "slots": slots,
+            }
+        sessions = {o: [s.ord_rate.tat if s.ord_rate is not None else 0, s.msg_rate.tat if s.msg_rate is not None else 0]
+                    for o, s in self.sessions.items()}
+        breakers = {sym: {"cur": b.cur, "lo": b.cur_lo, "hi": b.cur_hi, "past": [list(e) for e in b.past],
+                          "tripped": b.tripped, "reopen_at": b.reopen_at, "last_trip": b.last_trip}
+                    for sym, b in self.breakers.items()}
+        return {
+            "version": 1,
+            "marks": {sym: ir.mark for sym, ir in self.instruments.items()},
+            "accounts": accounts,
+            "sessions": sessions,
+            "kill": [[i.scope, i.target, i.state, i.reason, i.who, i.trigger, i.ts] for i in self.kill.info.values()],
+            "breakers": breakers,
+            "venues": dict(self.venues),
+            "storms": {k: list(v) for k, v in self._storms.items()},
+            "clock": [self._next_mark, self._next_day, self._wake_at],
+            "audit": [r.to_dict() for r in list(self.audit._records)[-1000:]],
+        }
+
+    def restore_state(self, state: dict) -> None:
+        """Load what `snapshot_state` saved, into controls built for a freshly restored OMS."""
+        from risk.audit import AuditRecord as _Rec
+
+        for sym, m in state.get("marks", {}).items():
+            if sym in self.instruments:
+                self.instruments[sym].mark = m
+        for name, st in state.get("accounts", {}).items():
+            a = self.account(name)
+            a.realized_e8 = st["realized_e8"]
+            a.fees_e8 = st["fees_e8"]
+            a.day_start_e8 = st["day_start_e8"]
+            a.loss_fired = st["loss_fired"]
+            a.margin_fired = st["margin_fired"]
+            if a.ord_rate is not None:
+                a.ord_rate.tat = st["ord_tat"]
+            if a.msg_rate is not None:
+                a.msg_rate.tat = st["msg_tat"]
+            for sym, (pos, cost, realized, fees, recent) in st["slots"].items():
+                if sym not in self.instruments:
+                    continue
+                s = self.slot(a, sym)
+                s.pos, s.cost, s.realized_tl, s.fees_e8 = pos, cost, realized, fees
+                s.recent = {tuple(k): t for k, t in recent}
+        for origin, (ord_tat, msg_tat) in state.get("sessions", {}).items():
+            sr = self.session(origin)
+            if sr.ord_rate is not None:
+                sr.ord_rate.tat = ord_tat
+            if sr.msg_rate is not None:
+                sr.msg_rate.tat = msg_tat
+        for scope, target, st_, reason, who, trigger, ts in state.get("kill", []):
+            self.kill.apply(scope, target, st_, reason, who, trigger, ts)
+        for sym, b in state.get("breakers", {}).items():
+            br = self.breakers.get(sym)
+            if br is None:
+                continue
+            br.cur, br.cur_lo, br.cur_hi = b["cur"], b["lo"], b["hi"]
+            br.past = [tuple(e) for e in b["past"]]
+            br.tripped, br.reopen_at, br.last_trip = b["tripped"], b["reopen_at"], b["last_trip"]
+        self.venues = dict(state.get("venues", {}))
+        n = self._storm.max_rejects if self._storm is not None else None
+        self._storms = {k: deque(v, maxlen=n) for k, v in state.get("storms", {}).items()}
+        self._next_mark, self._next_day, self._wake_at = state.get("clock", [0, 0, 0])
+        for rec in state.get("audit", []):
+            self.audit._records.append(_Rec(**rec))
+        # working orders: recounted from the restored OMS
+        self.work.clear()
+        for a in self.accounts.values():
+            for s in a.slots.values():
+                s.buy_leaves = s.sell_leaves = 0
+        for acct, orders in self.oms.open_by_account.items():
+            a = self.account(acct)
+            for o in orders.values():
+                if o.leaves:
+                    self.work[o.order_id] = o.leaves
+                    s = self.slot(a, o.symbol)
+                    if o.side == 1:
+                        s.buy_leaves += o.leaves
+                    else:
+                        s.sell_leaves += o.leaves
+        for ir in self.instruments.values():
+            ir.active = []
+            for band in ir.bands.values():
+                band.refresh()
+        for a in self.accounts.values():
+            for s in a.slots.values():
+                s.unreal_e8 = s.gross_e8 = s.open_e8 = 0
+                s.active = bool(s.pos or s.buy_leaves or s.sell_leaves)
+                if s.active:
+                    s.ir.active.append(s)
+            a.unreal_e8 = a.gross_e8 = a.open_e8 = 0
+            for s in a.slots.values():
+                if s.active:
+                    s.revalue()
+
     # ------------------------------------------------------------------ commands for callers (REST admin, CLI, router)
 
     def _ts(self, ts: int | None) -> int:
@@ -570,7 +720,7 @@ class RiskControls:
 
     def balances(self, account: str) -> dict[str, Decimal]:
         a = self._acct(account)
-        return {ccy: from_e8(v) for ccy, v in sorted(a.balances.items())}
+        return {ccy: from_e8(v) for ccy, v in sorted(a.balances_e8().items())}
 
     def trading_state(self, account: str | None = None, origin: str | None = None, symbol: str | None = None) -> dict:
         """The kill-switch state that applies to an order with these attributes."""

@@ -38,15 +38,16 @@ class ScopeInfo:
 
 
 class KillSwitchState:
-    __slots__ = ("global_state", "accounts", "sessions", "instruments", "info", "any_active")
+    __slots__ = ("global_state", "accounts", "sessions", "instruments", "info", "any_active", "enforce")
 
-    def __init__(self) -> None:
+    def __init__(self, enforce: bool = True) -> None:
+        self.enforce = enforce      # False when the kill_switch check is switched off (state still kept)
         self.global_state = ACTIVE
         self.accounts: dict[str, int] = {}
         self.sessions: dict[str, int] = {}
         self.instruments: dict[str, int] = {}
         self.info: dict[tuple[str, str], ScopeInfo] = {}
-        self.any_active = False     # True while any scope is not ACTIVE
+        self.any_active = False     # True while any scope is not ACTIVE (and the check is on)
 
     def _table(self, scope: str) -> dict[str, int] | None:
         return {"account": self.accounts, "session": self.sessions, "instrument": self.instruments}.get(scope)
@@ -73,7 +74,7 @@ class KillSwitchState:
             self.info.pop(key, None)
         else:
             self.info[key] = ScopeInfo(scope, key[1], state, reason, who, trigger, ts)
-        self.any_active = bool(self.global_state or self.accounts or self.sessions or self.instruments)
+        self.any_active = self.enforce and bool(self.global_state or self.accounts or self.sessions or self.instruments)
         return prev
 
     def effective(self, account: str, origin: str, symbol: str, order_origin: str | None = None) -> tuple[int, str, str]:

@@ -62,14 +62,17 @@ def session_limits(settings: RiskSettings, origin: str) -> dict[str, Any]:
     }
 
 
-def window_ns(rate: Rate | None) -> tuple[int, int]:
-    """(count, window in ns) of a rate limit; (0, 0) when there is none."""
+def bucket(rate: Rate | None):
+    """The token bucket of a configured rate, or None when there is no limit."""
     if rate is None:
-        return 0, 0
-    return rate.count, int(rate.per_seconds * NS_PER_SEC)
+        return None
+    from risk.throttle import TokenBucket
+
+    return TokenBucket(rate.count, int(rate.per_seconds * NS_PER_SEC), rate.burst)
 
 
 def describe_rate(rate: Rate | None) -> str | None:
     if rate is None:
         return None
-    return f"{rate.count}/{Decimal(rate.per_seconds).normalize()}s"
+    burst = f" (burst {rate.burst})" if rate.burst is not None else ""
+    return f"{rate.count}/{Decimal(rate.per_seconds).normalize()}s{burst}"

@@ -6,8 +6,14 @@ rebuilds it exactly. Everything is a scaled integer:
 - positions in lots; cost in ticks x lots (signed, = position x average cost);
 - realized P&L per slot in ticks x lots of the instrument (quote currency);
 - account aggregates (realized, fees, unrealized, gross exposure, working-order
-  exposure, equity) in e8 units of the margin currency;
-- balances per currency in e8 units.
+  exposure, equity) in e8 units of the margin currency, kept up to date
+  incrementally so a pre-trade check reads them in O(1);
+- balances per currency in e8 units, derived on demand from the slots.
+
+Positions and working orders are valued at the instrument's risk mark (last
+trade or mid, refreshed on a schedule of venue time, see RiskControls), not at
+each order's own limit price: moving a working order's price then changes no
+aggregate, which keeps the dominant cancel/replace flow cheap.
 
 The slot also carries the resolved limits of its account and instrument, so a
 pre-trade check reads one object and compares ints. Average cost is kept
@@ -20,8 +26,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from risk.scaling import BIG, E8, from_e8
-from risk.throttle import SlidingWindow
+from risk.scaling import BIG, E8, from_e8, plain
+from risk.throttle import TokenBucket
 
 COLLAR_LAST, COLLAR_MID, COLLAR_REFERENCE = 0, 1, 2
 COLLAR_MODES = {"last": COLLAR_LAST, "mid": COLLAR_MID, "reference": COLLAR_REFERENCE}
@@ -31,7 +37,7 @@ class InstrumentRisk:
     """What the risk layer keeps per instrument: value factors, reference and mark prices."""
 
     __slots__ = ("symbol", "inst", "book", "base", "quote", "mk_num", "mk_den", "qk_num", "qk_den",
-                 "lot_num", "lot_den", "fx_num", "fx_den", "ref_px", "mark", "holders")
+                 "lot_num", "lot_den", "fx_num", "fx_den", "ref_px", "mark", "active", "bands")
 
     def __init__(self, inst, book, mk: tuple[int, int], qk: tuple[int, int], lot: tuple[int, int],
                  fx: tuple[int, int], ref_px: int) -> None:
@@ -45,8 +51,9 @@ class InstrumentRisk:
         self.lot_num, self.lot_den = lot    # lots -> e8 of the base currency
         self.fx_num, self.fx_den = fx       # e8 quote -> e8 margin currency
         self.ref_px = ref_px                # configured reference price (ticks), 0 = none
-        self.mark = 0                       # risk mark (ticks): refreshed on the mark schedule
-        self.holders: set = set()           # slots with a non-zero position
+        self.mark = ref_px                  # risk mark (ticks): refreshed on the mark schedule
+        self.active: list = []              # slots that have had a position or working orders (revalued on re-mark)
+        self.bands: dict = {}               # (collar ppm, mode) -> CollarBand
 
     def reference(self, mode: int) -> int:
         """The collar reference price now: last trade, mid, or the configured reference,
@@ -72,10 +79,47 @@ class InstrumentRisk:
         return book.last_px or self.mark or self.ref_px
 
 
-class AccountRisk:
-    """One account: aggregates in e8 of the margin currency, balances, account-wide limits."""
+class CollarBand:
+    """The allowed limit-price range [lo, hi] (ticks) of one (instrument, collar %, reference)
+    combination, shared by every slot with those settings.
 
-    __slots__ = ("account", "slots", "balances", "collateral_e8", "realized_e8", "fees_e8", "unreal_e8",
+    With the last-trade reference the band is recomputed when the instrument
+    trades (the listener calls `refresh`), so checking a price is two
+    comparisons; with the mid reference (which moves with every book change), or
+    before the first trade, `hi` is 0 and the check computes the reference then."""
+
+    __slots__ = ("ir", "ppm", "mode", "lo", "hi")
+
+    def __init__(self, ir: "InstrumentRisk", ppm: int, mode: int) -> None:
+        self.ir = ir
+        self.ppm = ppm
+        self.mode = mode
+        self.lo = 0
+        self.hi = 0
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.mode == COLLAR_LAST:
+            ref = self.ir.book.last_px
+        elif self.mode == COLLAR_REFERENCE:
+            ref = self.ir.ref_px
+        else:
+            ref = 0
+        if ref:
+            d = ref * self.ppm // 1_000_000
+            self.lo = ref - d
+            self.hi = ref + d
+        else:
+            self.lo = self.hi = 0
+
+    def reference_now(self) -> int:
+        return self.ir.reference(self.mode)
+
+
+class AccountRisk:
+    """One account: aggregates in e8 of the margin currency, account-wide limits."""
+
+    __slots__ = ("account", "slots", "start_balances", "collateral_e8", "realized_e8", "fees_e8", "unreal_e8",
                  "gross_e8", "open_e8", "day_start_e8", "max_open", "credit_e8", "margin_ppm", "margin_check",
                  "im_ppm", "mm_ppm", "leverage", "daily_loss_e8", "ord_rate", "msg_rate", "loss_fired",
                  "margin_fired", "limits")
@@ -83,13 +127,13 @@ class AccountRisk:
     def __init__(self, account: str) -> None:
         self.account = account
         self.slots: dict[str, Slot] = {}
-        self.balances: dict[str, int] = {}
+        self.start_balances: dict[str, int] = {}   # e8 per currency, from the configuration
         self.collateral_e8 = 0       # starting balance in the margin currency
         self.realized_e8 = 0
         self.fees_e8 = 0
         self.unreal_e8 = 0
         self.gross_e8 = 0            # sum of |position| x mark
-        self.open_e8 = 0             # sum of working orders' leaves x price
+        self.open_e8 = 0             # sum of working orders' leaves x mark
         self.day_start_e8 = 0        # pnl at the start of the trading day
         # limits (BIG / 0 = none)
         self.max_open = BIG
@@ -100,8 +144,8 @@ class AccountRisk:
         self.mm_ppm = 0
         self.leverage: Decimal | None = None
         self.daily_loss_e8 = BIG
-        self.ord_rate: SlidingWindow | None = None
-        self.msg_rate: SlidingWindow | None = None
+        self.ord_rate: TokenBucket | None = None
+        self.msg_rate: TokenBucket | None = None
         self.loss_fired = False      # automatic daily-loss trigger already fired today
         self.margin_fired = False
         self.limits: dict = {}       # configured values, for views
@@ -122,13 +166,28 @@ class AccountRisk:
     def maintenance_e8(self) -> int:
         return self.gross_e8 * self.mm_ppm // 1_000_000
 
+    def balances_e8(self) -> dict[str, int]:
+        """Balances per currency: the starting balances plus what fills and fees moved.
+
+        Derived from the slots on demand (a slot's cash flow is realized - cost, in
+        ticks x lots of its quote currency; its base flow is the position), so a
+        fill updates a handful of ints and no dict."""
+        bal = dict(self.start_balances)
+        for s in self.slots.values():
+            if not (s.pos or s.cost or s.realized_tl or s.fees_e8):
+                continue
+            ir = s.ir
+            bal[ir.base] = bal.get(ir.base, 0) + s.pos * ir.lot_num // ir.lot_den
+            bal[ir.quote] = bal.get(ir.quote, 0) + (s.realized_tl - s.cost) * ir.qk_num // ir.qk_den - s.fees_e8
+        return bal
+
 
 class SessionRisk:
     """One gateway session (command origin): its rate limits."""
 
     __slots__ = ("origin", "ord_rate", "msg_rate")
 
-    def __init__(self, origin: str, ord_rate: SlidingWindow | None, msg_rate: SlidingWindow | None) -> None:
+    def __init__(self, origin: str, ord_rate: TokenBucket | None, msg_rate: TokenBucket | None) -> None:
         self.origin = origin
         self.ord_rate = ord_rate
         self.msg_rate = msg_rate
@@ -137,21 +196,23 @@ class SessionRisk:
 class Slot:
     """One account in one instrument: resolved limits and the live position."""
 
-    __slots__ = ("account", "symbol", "acct", "ir", "max_qty", "max_notional", "collar_ppm", "collar_mode",
+    __slots__ = ("account", "symbol", "acct", "ir", "book", "max_qty", "max_notional", "collar_ppm", "collar_mode", "band",
                  "max_long", "max_short", "reduce_only", "restricted", "dup_ns", "recent",
                  "pos", "cost", "realized_tl", "fees_e8", "buy_leaves", "sell_leaves", "unreal_e8", "gross_e8",
-                 "limits")
+                 "open_e8", "active", "limits")
 
     def __init__(self, acct: AccountRisk, ir: InstrumentRisk) -> None:
         self.account = acct.account
         self.symbol = ir.symbol
         self.acct = acct
         self.ir = ir
+        self.book = ir.book
         # limits (scaled; BIG / 0 / False = none)
         self.max_qty = BIG            # lots
         self.max_notional = BIG       # ticks x lots
         self.collar_ppm = 0
         self.collar_mode = COLLAR_LAST
+        self.band: CollarBand | None = None   # set when the price collar applies
         self.max_long = BIG           # lots
         self.max_short = BIG          # lots
         self.reduce_only = False
@@ -165,71 +226,90 @@ class Slot:
         self.fees_e8 = 0              # quote currency
         self.buy_leaves = 0           # working buy quantity (lots)
         self.sell_leaves = 0
-        self.unreal_e8 = 0            # margin currency
-        self.gross_e8 = 0
+        self.unreal_e8 = 0            # margin currency: pos x mark - cost
+        self.gross_e8 = 0             # margin currency: |pos| x mark
+        self.open_e8 = 0              # margin currency: working quantity x mark
+        self.active = False           # listed in ir.active (has had a position or working orders)
         self.limits: dict = {}
 
     # ------------------------------------------------------------------ updates (listener)
 
     def apply_fill(self, is_buy: bool, q: int, p: int, fee_e8: int) -> None:
-        """A fill of q lots at p ticks with fee_e8 (quote currency; negative = rebate)."""
+        """A fill of q lots at p ticks with fee_e8 (quote currency; negative = rebate), then
+        the slot revalued at the risk mark (the working quantity is already updated).
+        One function with local arithmetic (it runs twice per trade); `revalue` is the
+        same valuation for re-marks."""
         pos = self.pos
-        realized = 0
+        cost = self.cost
+        ir = self.ir
+        a = self.acct
+        num = ir.mk_num
+        den = ir.mk_den
         if pos == 0 or (pos > 0) == is_buy:
-            self.cost += q * p if is_buy else -q * p
+            cost += q * p if is_buy else -q * p
         else:
             apos = -pos if pos < 0 else pos
             closing = q if q < apos else apos
-            removed = self.cost * closing // apos
-            self.cost -= removed
+            removed = cost * closing // apos
+            cost -= removed
             realized = closing * p - removed if pos > 0 else -closing * p - removed
             rest = q - closing
             if rest:
-                self.cost += rest * p if is_buy else -rest * p
-        self.pos = pos = pos + (q if is_buy else -q)
-        ir = self.ir
-        a = self.acct
-        if realized:
+                cost += rest * p if is_buy else -rest * p
             self.realized_tl += realized
-            a.realized_e8 += realized * ir.mk_num // ir.mk_den
+            a.realized_e8 += realized * num // den
+        pos = pos + q if is_buy else pos - q
+        self.pos = pos
+        self.cost = cost
         if fee_e8:
             self.fees_e8 += fee_e8
             a.fees_e8 += fee_e8 * ir.fx_num // ir.fx_den
-        bal = a.balances
-        base_e8 = q * ir.lot_num // ir.lot_den
-        quote_e8 = q * p * ir.qk_num // ir.qk_den
-        if is_buy:
-            bal[ir.base] = bal.get(ir.base, 0) + base_e8
-            bal[ir.quote] = bal.get(ir.quote, 0) - quote_e8 - fee_e8
-        else:
-            bal[ir.base] = bal.get(ir.base, 0) - base_e8
-            bal[ir.quote] = bal.get(ir.quote, 0) + quote_e8 - fee_e8
+        if not self.active:
+            self.active = True
+            ir.active.append(self)
+        m = ir.mark
         if pos:
-            ir.holders.add(self)
+            if m:
+                u = (pos * m - cost) * num // den
+                g = (pos if pos > 0 else -pos) * m * num // den
+            else:
+                u = 0
+                g = (cost if cost > 0 else -cost) * num // den
         else:
-            ir.holders.discard(self)
-        self.revalue()
+            u = g = 0
+        o = (self.buy_leaves + self.sell_leaves) * m * num // den
+        a.unreal_e8 += u - self.unreal_e8
+        a.gross_e8 += g - self.gross_e8
+        a.open_e8 += o - self.open_e8
+        self.unreal_e8 = u
+        self.gross_e8 = g
+        self.open_e8 = o
 
     def revalue(self) -> None:
-        """Unrealized P&L and gross value at the instrument's risk mark (into the account)."""
+        """Unrealized P&L, gross value and working-order value at the instrument's risk mark."""
         ir = self.ir
         pos = self.pos
+        m = ir.mark
+        num = ir.mk_num
+        den = ir.mk_den
         if pos:
-            m = ir.mark
             if not m:
                 # no mark yet: value at cost
                 u = 0
-                g = (self.cost if self.cost > 0 else -self.cost) * ir.mk_num // ir.mk_den
+                g = (self.cost if self.cost > 0 else -self.cost) * num // den
             else:
-                u = (pos * m - self.cost) * ir.mk_num // ir.mk_den
-                g = (pos if pos > 0 else -pos) * m * ir.mk_num // ir.mk_den
+                u = (pos * m - self.cost) * num // den
+                g = (pos if pos > 0 else -pos) * m * num // den
         else:
             u = g = 0
+        o = (self.buy_leaves + self.sell_leaves) * m * num // den
         a = self.acct
         a.unreal_e8 += u - self.unreal_e8
         a.gross_e8 += g - self.gross_e8
+        a.open_e8 += o - self.open_e8
         self.unreal_e8 = u
         self.gross_e8 = g
+        self.open_e8 = o
 
     # ------------------------------------------------------------------ checks helpers
 
@@ -249,33 +329,22 @@ class Slot:
         unit = inst.tick_size * inst.lot_size
         mark = ir.mark
         pos = self.pos
+        zero = Decimal(0)
         return {
             "account": self.account,
             "symbol": self.symbol,
-            "quantity": (inst.lot_size * pos).normalize() if pos else Decimal(0),
+            "quantity": plain(inst.lot_size * pos) if pos else zero,
             "side": "long" if pos > 0 else "short" if pos < 0 else "flat",
-            "avg_price": inst.avg_price(self.cost, pos) if pos else Decimal(0),
-            "mark_price": inst.ticks_to_price(mark),
+            "avg_price": plain(inst.avg_price(self.cost, pos)) if pos else zero,
+            "mark_price": plain(inst.ticks_to_price(mark)) if mark else zero,
             "currency": inst.quote,
-            "realized_pnl": (unit * self.realized_tl).normalize() if self.realized_tl else Decimal(0),
-            "unrealized_pnl": (unit * (pos * mark - self.cost)).normalize() if pos and mark else Decimal(0),
+            "realized_pnl": plain(unit * self.realized_tl) if self.realized_tl else zero,
+            "unrealized_pnl": plain(unit * (pos * mark - self.cost)) if pos and mark else zero,
             "fees": from_e8(self.fees_e8),
-            "notional": (unit * abs(pos) * mark).normalize() if pos and mark else Decimal(0),
-            "working_buy_qty": inst.lots_to_qty(self.buy_leaves),
-            "working_sell_qty": inst.lots_to_qty(self.sell_leaves),
+            "notional": plain(unit * abs(pos) * mark) if pos and mark else zero,
+            "working_buy_qty": plain(inst.lots_to_qty(self.buy_leaves)) if self.buy_leaves else zero,
+            "working_sell_qty": plain(inst.lots_to_qty(self.sell_leaves)) if self.sell_leaves else zero,
         }
 
 
-class Working:
-    """What the risk layer has counted for one working order (so updates are exact deltas)."""
-
-    __slots__ = ("slot", "buy", "leaves", "val")
-
-    def __init__(self, slot: Slot, buy: bool) -> None:
-        self.slot = slot
-        self.buy = buy
-        self.leaves = 0
-        self.val = 0     # leaves x price in e8 of the margin currency, as added to the account's open_e8
-
-
-__all__ = ["InstrumentRisk", "AccountRisk", "SessionRisk", "Slot", "Working", "COLLAR_MODES", "E8"]
+__all__ = ["InstrumentRisk", "CollarBand", "AccountRisk", "SessionRisk", "Slot", "COLLAR_MODES", "E8"]

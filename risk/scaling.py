@@ -30,10 +30,18 @@ def to_e8(amount: Decimal) -> int:
     return int((Fraction(amount) * E8).__floor__())
 
 
+def plain(d: Decimal) -> Decimal:
+    """Without trailing zeros and never in exponent form (25000, not 2.5E+4), so str() is wire-ready."""
+    d = d.normalize()
+    if d.as_tuple().exponent > 0:
+        d = d.quantize(Decimal(1))
+    return d
+
+
 def from_e8(v: int) -> Decimal:
     if not v:
         return Decimal(0)
-    return (Decimal(v) / E8).normalize()
+    return plain(Decimal(v) / E8)
 
 
 def pct_to_ppm(pct: Decimal) -> int:

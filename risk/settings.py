@@ -60,10 +60,12 @@ def _positive(v: Decimal | None, what: str = "value") -> Decimal | None:
 
 
 class Rate(_Strict):
-    """At most `count` messages in any `per_seconds` window (bursts up to `count`)."""
+    """`count` messages per `per_seconds` on average, in bursts of up to `burst` (default
+    `count`): a token bucket (see risk/throttle.py for the exact guarantee)."""
 
     count: int = Field(ge=1, le=100_000_000)
     per_seconds: Decimal = Decimal(1)
+    burst: int | None = Field(default=None, ge=1, le=100_000_000)
 
     @field_validator("per_seconds")
     @classmethod

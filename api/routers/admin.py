@@ -34,7 +34,7 @@ Symbol = Annotated[str, Path(description="EUR/USD, EUR-USD, EUR_USD or EUR%2FUSD
 
 
 def _service_view(svc):
-    for attr in ("sessions_view", "status", "describe_sessions"):
+    for attr in ("sessions", "sessions_view", "status"):
         fn = getattr(svc, attr, None)
         if callable(fn):
             return fn()
@@ -85,7 +85,7 @@ def _risk(ctx: ApiContext):
 
 @router.get("/kill-switch", response_model=Envelope[KillSwitchStateOut], summary="Kill-switch states")
 async def kill_switch_state(key: ApiKey = Depends(admin), ctx: ApiContext = Depends(get_ctx)):
-    return ok({"states": states_of(_risk(ctx))})
+    return ok(states_of(_risk(ctx)))
 
 
 @router.post("/kill-switch", response_model=Envelope[KillSwitchOut], summary="Activate or release a kill switch")

@@ -28,26 +28,29 @@ async def health(ctx: ApiContext = Depends(get_ctx)):
                      "timestamp": now_iso()})
 
 
-def _part_state(svc) -> str:
-    """'up' / 'down' from whatever readiness signal a service offers."""
-    for attr in ("ready", "is_ready", "healthy", "running", "started"):
-        v = getattr(svc, attr, None)
-        if v is None:
-            continue
-        try:
-            v = v() if callable(v) else v
-        except Exception:
-            return "down"
-        return "up" if v else "down"
+def _part_state(name: str, svc) -> str:
+    """'up' / 'down' from the readiness signal a part offers: a `ready` attribute (or
+    method) if it has one; the FIX acceptor is up once it has an address; the
+    storage component once started (journal recovered, SQL writer running)."""
+    try:
+        ready = getattr(svc, "ready", None)
+        if ready is not None:
+            return "up" if (ready() if callable(ready) else ready) else "down"
+        if name == "fix":
+            return "up" if getattr(svc, "address", None) is not None else "down"
+        if name == "storage":
+            return "up" if getattr(svc, "_started", True) else "down"
+    except Exception:
+        return "down"
     return "up"
 
 
 def readiness(ctx: ApiContext) -> dict:
     parts = {"rest": "up" if ctx.serving else "down"}
-    for name in ("store", "journal", "fix", "risk", "router"):
+    for name in ("storage", "fix", "risk", "router"):
         svc = ctx.services.get(name)
         if svc is not None:
-            parts[name] = _part_state(svc)
+            parts[name] = _part_state(name, svc)
     return {"ready": all(v == "up" for v in parts.values()), "parts": parts}
 
 

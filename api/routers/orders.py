@@ -10,7 +10,7 @@ import time
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.context import ApiContext
 from api.deps import get_ctx, reader, trader
@@ -28,19 +28,24 @@ _STATUSES = set(STATUS_NAMES.values()) | {"open"}
 OrderId = Annotated[str, Path(min_length=1, max_length=64, description="venue order id or client order id")]
 
 
-def desk(ctx: ApiContext = Depends(get_ctx)) -> OrderDesk:
+async def desk(ctx: ApiContext = Depends(get_ctx)) -> OrderDesk:
     return ctx.desk
 
 
 @router.post("", status_code=201, response_model=Envelope[OrderResult],
              responses={200: {"model": Envelope[OrderResult], "description": "idempotent retry: the original order"}},
              summary="Place an order (any type and time in force)")
-async def place_order(body: OrderIn, key: ApiKey = Depends(trader), d: OrderDesk = Depends(desk)):
-    t0 = time.perf_counter()
-    status, data = await d.place(key, body)
-    resp = ok(data, status)
-    _REST_ACK.observe(time.perf_counter() - t0)
-    return resp
+async def place_order(body: OrderIn, request: Request, key: ApiKey = Depends(trader)):
+    return await place_and_answer(request.app.state.ctx, key, body, time.perf_counter())
+
+
+async def place_and_answer(ctx: ApiContext, key: ApiKey, body: OrderIn, t0: float):
+    """Place the order and build the answer; shared with api.fastlane (the same behaviour by construction)."""
+    try:
+        status, data = await ctx.desk.place(key, body)
+        return ok(data, status)
+    finally:   # rejects are acknowledgements too
+        _REST_ACK.observe(time.perf_counter() - t0)
 
 
 @router.get("", response_model=Envelope[OrderPage], summary="List the account's orders")

@@ -1,0 +1,88 @@
+"""Routing under risk/: every routed order passes pre-trade risk, the kill switch cancels
+external children and stops new routing, and losing a venue is reported to risk."""
+
+from decimal import Decimal as D
+
+from engine.types import OrdStatus as S
+
+from routing_support import BUY, SELL, Harness, routing_config
+
+
+def with_risk(config: dict, risk: dict) -> dict:
+    config = dict(config)
+    config["risk"] = risk
+    return config
+
+
+async def test_a_routed_order_passes_pre_trade_risk_before_the_router_sees_it(binance):
+    cfg = with_risk(routing_config(None, binance, {"ETH-USD": {"policy": "venue", "venue": "binance"}}),
+                    {"instruments": {"ETH-USD": {"max_order_qty": "5"}}})
+    h = Harness(cfg, risk=True)
+    async with h:
+        risk = h.venue.services["risk"]
+        posts = len([r for r in binance.requests if r[0] == "POST"])
+        clid = h.new("C1", "ETH-USD", BUY, "10", "3001")
+        o = await h.done("C1", clid)
+        assert o.status == int(S.REJECTED) and h.reports(o.order_id)[-1].reason == "RISK_LIMIT"
+        assert h.children(o.order_id) == [] and o.order_id not in h.core.book.parents
+        assert len([r for r in binance.requests if r[0] == "POST"]) == posts      # nothing reached the venue
+        # within the limit it is routed, and the parent's fills move the client's risk position
+        clid = h.new("C1", "ETH-USD", BUY, "2", "3001")
+        o = await h.done("C1", clid)
+        assert o.status == int(S.FILLED)
+        assert risk.position("C1", "ETH-USD")["quantity"] == D("2")
+
+
+async def test_kill_switch_cancels_external_and_internal_children_and_stops_new_routing(binance):
+    cfg = with_risk(routing_config(None, binance, {"ETH-USD": {"policy": "split", "venues": ["binance", "internal"]}}),
+                    {})
+    h = Harness(cfg, risk=True)
+    async with h:
+        risk = h.venue.services["risk"]
+        h.new("MM", "ETH-USD", SELL, "1", "2990")   # so the split shows something on both venues below
+        binance.set_price("ETHUSDT", "2995.00")     # binance asks from 2995.10
+        clid = h.new("C1", "ETH-USD", BUY, "30", "2995.10")
+        o = await h.status("C1", clid, int(S.PARTIALLY_FILLED))
+        await h.until(lambda: all(k["state"] == "live" or k["end"] for k in h.children(o.order_id))
+                      and any(k["venue"] == "binance" and k["state"] == "live" for k in h.children(o.order_id)),
+                      what="children working")
+        kids = h.children(o.order_id)
+        assert {k["venue"] for k in kids} == {"binance", "internal"}
+        h.seq.submit(risk.kill_command("global", None, "test kill", "ops"))
+        o = await h.done("C1", clid)
+        assert o.status == int(S.CANCELED) and h.reports(o.order_id)[-1].reason == "KILL_SWITCH"
+        for k in h.children(o.order_id):
+            if k["venue"] == "binance" and k["end"] != "filled":
+                assert binance.orders_with_client_id(k["child_id"])[0]["status"] == "CANCELED"
+            if k["venue"] == "internal" and k["end"] != "filled":
+                assert h.oms.get(k["internal_order_id"]).status == int(S.CANCELED)
+        posts = len([r for r in binance.requests if r[0] == "POST"])
+        clid = h.new("C1", "ETH-USD", BUY, "1", "3001")
+        o = await h.done("C1", clid)
+        assert o.status == int(S.REJECTED) and h.reports(o.order_id)[-1].reason == "KILL_SWITCH"
+        assert len([r for r in binance.requests if r[0] == "POST"]) == posts
+
+
+async def test_losing_a_venue_is_reported_to_risk_which_can_kill_its_instruments(binance):
+    cfg = with_risk(routing_config(None, binance, {"ETH-USD": {"policy": "venue", "venue": "binance"}}),
+                    {"auto_kill": {"venue_loss": {"enabled": True, "release_on_reconnect": True,
+                                                  "venues": {"binance": {"scope": "instrument",
+                                                                         "targets": ["ETH-USD"]}}}}})
+    h = Harness(cfg, risk=True)
+    async with h:
+        risk = h.venue.services["risk"]
+        clid = h.new("C1", "ETH-USD", BUY, "1", "2900")
+        o = await h.status("C1", clid, int(S.NEW))
+        await binance.stop()
+        await h.until(lambda: risk.venues.get("binance") is False, what="risk to hear of the loss")
+        assert any(e.kind == "venue_status" and not e.connected for e in h.events)
+        assert risk.trading_state(symbol="ETH-USD")["state"] == "HALTED"
+        # the kill switch cancelled the routed order: its child is cancelled once the venue answers
+        await h.until(lambda: h.order("C1", clid).status == int(S.PENDING_CANCEL), what="pending cancel")
+        await binance.start()
+        o = await h.done("C1", clid)
+        assert o.status == int(S.CANCELED)
+        (k,) = h.children(o.order_id)
+        assert binance.orders_with_client_id(k["child_id"])[0]["status"] == "CANCELED"
+        await h.until(lambda: risk.venues.get("binance") is True, what="risk to hear the venue is back")
+        assert risk.trading_state(symbol="ETH-USD")["state"] == "ACTIVE"
