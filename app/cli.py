@@ -37,12 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
-        try:
-            mod = _load(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != f"app.commands.{module}":
-                raise
-            continue  # not built yet
+        mod = _load(module)
         p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)

@@ -61,13 +61,7 @@ class Venue:
 
     def wire(self) -> None:
         for mod in WIRING:
-            try:
-                m = importlib.import_module(mod)
-            except ModuleNotFoundError as exc:
-                if exc.name == mod:
-                    continue
-                raise
-            m.wire(self)
+            importlib.import_module(mod).wire(self)
 
     # ------------------------------------------------------------------ lifecycle
 
