@@ -25,7 +25,9 @@ _NS_END = datetime(2262, 4, 11, tzinfo=timezone.utc)
 
 # a decimal as the client may send it: bounded so absurd magnitudes are a validation error
 Amount = Annotated[Decimal, Field(max_digits=30, decimal_places=15, allow_inf_nan=False)]
-ClOrdId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+# URL-safe, so every client order id can be used as it is in /orders/{id}
+ClOrdId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:~\-]+$",
+                               description="letters, digits and . _ : ~ - (URL-safe), at most 64")]
 Num = str   # a decimal rendered as a string
 
 

@@ -6,8 +6,9 @@ gateway uses, so the same mistake gets the same reject code on both. A request
 the translation refuses is still recorded through the OMS (RejectNew): it gets
 an order id, a REJECTED execution report and a journal entry like any other.
 
-Refused cancels and replaces are recorded the same way (RejectCancel), so the
-journal holds every request a client made, answered or refused.
+Refused cancels and replaces are recorded the same way (RejectCancel), so
+every well-formed order, cancel and replace request is in the journal, carried
+out or refused (malformed requests — 422 — and unauthenticated ones are not).
 
 Idempotency: a POST whose cl_ord_id the account already used returns the
 original order (`replayed: true`) instead of placing a second one. The check

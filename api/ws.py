@@ -17,10 +17,11 @@ Server -> client:
 
 from __future__ import annotations
 
+import logging
 import time
 
 import orjson
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from api.deps import request_target
 from api.envelope import RATE_LIMITED, ApiError, dumps
@@ -28,6 +29,7 @@ from api.hub import ChannelError, Connection
 from api.limits import TokenBucket
 from api.signing import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
+log = logging.getLogger("fixvenue.api.ws")
 router = APIRouter()
 WS_TARGET = "/ws"
 _MSG_RATE, _MSG_BURST = 50.0, 100
@@ -137,7 +139,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
                 _err(conn, RATE_LIMITED, "too many messages", retry_after_s=round(wait, 3))
                 continue
             handle(conn, ctx, text)
-    except Exception:
-        pass   # the client went away (or sent garbage at the protocol level): just forget it
+    except WebSocketDisconnect:
+        pass
+    except Exception:   # a broken connection must never take anything else down; keep a trace
+        log.warning("websocket connection failed", exc_info=True)
     finally:
         await hub.disconnect(conn)

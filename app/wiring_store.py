@@ -27,7 +27,7 @@ from pathlib import Path
 from app.config import ConfigError
 from engine.journal import FileJournal, JournalError
 from engine.recovery import RecoveryError, RecoveryReport, recover
-from engine.snapshot import SnapshotInfo, SnapshotStore, capture
+from engine.snapshot import Capturer, SnapshotInfo, SnapshotStore
 from engine.store.settings import StorageSettings, database_url, load_section, redact
 
 log = logging.getLogger("fixvenue.storage")
@@ -54,6 +54,8 @@ class StorageComponent:
         self.writer = None
         self.report: RecoveryReport | None = None
         self.last_snapshot: SnapshotInfo | None = None
+        self.capturer = Capturer()          # copies only what changed since the last snapshot
+        self.capture_s = 0.0                # how long the last snapshot paused matching
         self.snapshot_s = 0.0
         self._last_snap_pos = 0
         self._last_snap_time = time.monotonic()
@@ -213,9 +215,9 @@ class StorageComponent:
             t0 = time.perf_counter()
             venue.sequencer.flush()
             pos = self.journal.next_index
-            snap = capture(venue.oms, pos, self.extensions)
+            snap = self.capturer.capture(venue.oms, pos, self.extensions)
             self.journal.rotate()
-            capture_s = time.perf_counter() - t0
+            capture_s = self.capture_s = time.perf_counter() - t0
             if self.writer is not None:
                 await self.writer.drain()
                 await asyncio.get_running_loop().run_in_executor(

@@ -233,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--restart", action="store_true",
                    help="only the restart benchmark: journal --restart-commands commands, time snapshot + replay")
     p.add_argument("--restart-commands", type=int, default=1_000_000)
-    p.add_argument("--snapshot-every", type=int, default=250_000, help="restart mode: snapshot policy (commands)")
+    p.add_argument("--snapshot-every", type=int, default=100_000,
+                   help="restart mode: snapshot policy in commands (default 100000, as storage: in config/venue.yaml)")
     args = p.parse_args(argv)
     if args.restart:
         from bench.engine_durable import restart_main

@@ -544,6 +544,8 @@ def main(argv: list[str]) -> int:
             prog.close()
             out.update(cpu, sessions=args.sessions, **_close(sessions))
             out["venue_cpu_us_per_order"] = round(cpu["venue_cpu_s"] / out["orders"] * 1e6, 1)
+            # what a dedicated core would sustain at this CPU cost (the machine may be shared)
+            out["orders_per_venue_cpu_s"] = round(out["orders"] / cpu["venue_cpu_s"]) if cpu["venue_cpu_s"] else None
             out["client_cpu_us_per_order"] = round(cpu["client_cpu_s"] / out["orders"] * 1e6, 1)
             result["modes"]["throughput"] = out
         if "openloop" in modes and venue is not None:
@@ -570,6 +572,8 @@ def main(argv: list[str]) -> int:
     if "throughput" in result["modes"]:
         summary["acked_orders_per_s"] = result["modes"]["throughput"]["acked_orders_per_s"]
         summary["venue_cpu_share"] = result["modes"]["throughput"]["venue_cpu_share"]
+        summary["venue_cpu_us_per_order"] = result["modes"]["throughput"]["venue_cpu_us_per_order"]
+        summary["orders_per_venue_cpu_s"] = result["modes"]["throughput"]["orders_per_venue_cpu_s"]
         summary["client_cpu_share"] = result["modes"]["throughput"]["client_cpu_share"]
     if "openloop" in result["modes"]:
         ol = result["modes"]["openloop"]

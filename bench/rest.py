@@ -58,10 +58,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _bench_config(tmp: Path, source: Path) -> tuple[Path, dict[str, str]]:
+WITHOUT = {   # parts of the venue a run can leave out, to see what each costs
+    "sql": ("storage", {"sql": False}),
+    "journal": ("storage", {"journal": False}),
+    "fix": ("fix", {"enabled": False}),
+    "risk": ("risk", {"enabled": False}),
+}
+
+
+def _bench_config(tmp: Path, source: Path, without: list[str] = ()) -> tuple[Path, dict[str, str]]:
     """The venue config with the trader rate limit lifted and a signature window long
     enough for pre-signed requests; returns (path, key id -> secret)."""
     raw = yaml.safe_load(source.read_text())
+    for part in without:
+        section, values = WITHOUT[part]
+        raw[section] = {**(raw.get(section) or {}), **values}
     rest = raw.setdefault("rest", {})
     rest.setdefault("rate_limits", {})["trader"] = {"rate": 1_000_000, "burst": 1_000_000}
     rest["signature_window_s"] = 900
@@ -83,9 +94,9 @@ def _cpu_seconds(pid: int) -> float | None:
 class Server:
     """A `fixvenue run` child process on free ports."""
 
-    def __init__(self, tmp: Path, config: Path, loop: str) -> None:
+    def __init__(self, tmp: Path, config: Path, loop: str, without: list[str] = ()) -> None:
         self.tmp = tmp
-        cfg, self.keys = _bench_config(tmp, config)
+        cfg, self.keys = _bench_config(tmp, config, without)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(tmp / "venue.log", "wb")
@@ -192,13 +203,17 @@ async def run_load(url: str, keys: list[tuple[str, bytes]], bodies: list[tuple[i
 
 
 _WRK_SCRIPT = r"""
--- replays pre-signed order requests, one file per wrk thread; stops after the last answer
-local reqs, idx, answered, total = {}, 0, 0, 0
+-- replays pre-signed order requests (one file per wrk thread) for the run's duration;
+-- if they run out, it falls back to GET /health and says so in done()
+local threads = {}
 local counter = 0
 function setup(thread)
   thread:set("id", counter)
   counter = counter + 1
+  table.insert(threads, thread)
 end
+local reqs = {}
+idx, orders, ok, total = 0, 0, 0, 0   -- globals: done() reads them with thread:get()
 function init(args)
   local f = assert(io.open(args[1] .. "." .. id, "r"))
   for line in f:lines() do
@@ -208,27 +223,38 @@ function init(args)
   end
   f:close()
   total = #reqs
+  health = wrk.format("GET", "/health")
 end
 function request()
   idx = idx + 1
-  if idx > total then return wrk.format("GET", "/health") end
+  if idx > total then return health end
   return reqs[idx]
 end
 function response(status, headers, body)
-  answered = answered + 1
-  if answered >= total then wrk.thread:stop() end
+  if idx <= total then orders = orders + 1 end
+  if status == 201 then ok = ok + 1 end
+end
+function done(summary, latency, requests)
+  local sent, created, exhausted = 0, 0, 0
+  for _, t in ipairs(threads) do
+    sent = sent + (t:get("orders") or 0)
+    created = created + (t:get("ok") or 0)
+    if (t:get("idx") or 0) > (t:get("total") or 0) then exhausted = 1 end
+  end
+  io.write(string.format("ORDERS %d CREATED %d EXHAUSTED %d\n", sent, created, exhausted))
 end
 """
 
 
-def run_wrk(url: str, keys: list[tuple[str, bytes]], bodies: list[tuple[int, bytes]], clients: int,
+def run_wrk(url: str, keys: list[tuple[str, bytes]], make, count: int, duration: float, clients: int,
             threads: int, tmp: Path) -> dict:
-    """Sign every request now, split them over wrk's threads, run wrk, parse its report."""
+    """Sign `count` order requests now, split them over wrk's threads, run wrk for `duration`
+    seconds, parse its report."""
     threads = max(1, min(threads, clients))
     base = tmp / "requests"
     files = [open(f"{base}.{t}", "w") for t in range(threads)]
     ts = str(time.time_ns() // 1_000_000)
-    for i, (acct, body) in enumerate(bodies):
+    for i, (acct, body) in enumerate(make(count)):
         key_id, secret = keys[acct % len(keys)]
         sig = signature(secret, ts, "POST", TARGET, body)
         files[i % threads].write(f"{key_id}\t{ts}\t{sig}\t{body.decode()}\n")
@@ -236,27 +262,23 @@ def run_wrk(url: str, keys: list[tuple[str, bytes]], bodies: list[tuple[int, byt
         f.close()
     script = tmp / "orders.lua"
     script.write_text(_WRK_SCRIPT)
-    t0 = time.perf_counter()
-    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(clients), "-d", "600s", "--timeout", "30s",
-                          "--latency", "-s", str(script), url + "/health", "--", str(base)],
-                         capture_output=True, text=True, timeout=900)
-    wall = time.perf_counter() - t0
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{duration:g}s", "--timeout",
+                          "30s", "--latency", "-s", str(script), url + "/health", "--", str(base)],
+                         capture_output=True, text=True, timeout=duration + 300)
     text = out.stdout
     if out.returncode != 0 or "Requests/sec" not in text:
         raise RuntimeError(f"wrk failed: {out.stderr or text}")
-    lat = {}
-    for label, value, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", text, re.M):
-        lat[label] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-    m = re.search(r"Latency\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)", text)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-    mean = float(m.group(1)) * scale[m.group(2)] if m else None
-    mx = float(m.group(5)) * scale[m.group(6)] if m else None
-    reqs = int(re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", text).group(1))
+    lat = {label: float(v) * scale[u]
+           for label, v, u in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)}
+    m = re.search(r"Latency\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)", text)
     dur_m = re.search(r"requests in ([\d.]+)(ms|s|m)", text)
     dur = float(dur_m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[dur_m.group(2)]
-    non2xx = int(re.search(r"Non-2xx or 3xx responses: (\d+)", text).group(1)) if "Non-2xx" in text else 0
-    return {"wall_s": wall, "wrk_duration_s": dur, "requests": reqs, "non_2xx": non2xx, "latency_ms": lat,
-            "mean_ms": mean, "max_ms": mx, "report": text}
+    o = re.search(r"ORDERS (\d+) CREATED (\d+) EXHAUSTED (\d+)", text)
+    return {"duration_s": dur, "orders": int(o.group(1)), "created": int(o.group(2)),
+            "exhausted": o.group(3) == "1", "latency_ms": lat,
+            "mean_ms": float(m.group(1)) * scale[m.group(2)] if m else None,
+            "max_ms": float(m.group(5)) * scale[m.group(6)] if m else None, "report": text}
 
 
 def _pct(sorted_vals: list[float], p: float) -> float:
@@ -276,50 +298,61 @@ async def bench(args) -> dict:
             url = args.url.rstrip("/")
             keys = [(args.key, args.secret.encode())]
         else:
-            server = Server(tmp, Path(args.config), args.server_loop)
+            server = Server(tmp, Path(args.config), args.server_loop, args.without)
             await server.wait_ready()
             url = server.url
             keys = [(k, s.encode()) for k, s in sorted(server.keys.items())]
             if not keys:
                 raise RuntimeError("the config has no demo trader keys for DEMO1..DEMO8")
         run_id = f"b{time.time_ns()}"
+        warm_rate = None
         if args.warmup:
-            await run_load(url, keys, make_bodies(args.warmup, args.seed + 1, run_id + "w"), args.clients, None)
-        bodies = make_bodies(args.orders, args.seed, run_id)
+            w0 = await run_load(url, keys, make_bodies(args.warmup, args.seed + 1, run_id + "w"), args.clients, None)
+            warm_rate = args.warmup / w0["wall_s"]
         cpu0 = _cpu_seconds(server.proc.pid) if server else None
         if load == "wrk":
             if not shutil.which("wrk"):
                 raise RuntimeError("--load wrk needs wrk on the PATH (apt-get install wrk)")
-            w = await asyncio.to_thread(run_wrk, url, keys, bodies, args.clients, args.wrk_threads, tmp)
+            # enough pre-signed orders for the run even if the server is much faster than the warm-up said
+            count = min(400_000, int(max(warm_rate or 3000, 3000) * args.duration * 3) + 5000)
+            w = await asyncio.to_thread(run_wrk, url, keys, lambda n: make_bodies(n, args.seed, run_id), count,
+                                        args.duration, args.clients, args.wrk_threads, tmp)
+            n_orders = w["orders"]
         else:
+            bodies = make_bodies(args.orders, args.seed, run_id)
             res = await run_load(url, keys, bodies, args.clients, Progress(len(bodies), "bench rest"))
+            n_orders = args.orders
         cpu1 = _cpu_seconds(server.proc.pid) if server else None
     finally:
         if server is not None:
             server.stop()
         tmp_ctx.cleanup()
-    params = {"orders": args.orders, "clients": args.clients, "warmup": args.warmup, "seed": args.seed,
+    params = {"clients": args.clients, "warmup": args.warmup, "seed": args.seed,
               "target": "external " + args.url if args.url else
-              f"spawned fixvenue run ({args.config}; trader rate limit lifted; {args.server_loop} loop)",
+              f"spawned fixvenue run ({args.config}; trader rate limit lifted; {args.server_loop} loop"
+              + (f"; without {', '.join(args.without)}" if args.without else "") + ")",
               "load_generator": f"wrk -t{max(1, min(args.wrk_threads, args.clients))} -c{args.clients} "
-                                "(pre-signed requests)" if load == "wrk" else "aiohttp keep-alive, in-process"}
+                                f"-d{args.duration:g}s (pre-signed requests)" if load == "wrk" else
+                                "aiohttp keep-alive, in-process"}
     if load == "wrk":
-        ok = w["requests"] - w["non_2xx"]
+        params["duration_s"] = args.duration
         out = {
             "parameters": params,
-            "orders_per_s": round(args.orders / w["wrk_duration_s"], 1),
-            "accepted": min(ok, args.orders),
-            "statuses": {"non_2xx": w["non_2xx"]},
-            "client_errors": {},
-            "wall_s": round(w["wrk_duration_s"], 3),
+            "orders": w["orders"],
+            "orders_per_s": round(w["orders"] / w["duration_s"], 1),
+            "accepted": w["created"],
+            "ran_out_of_orders": w["exhausted"],
+            "wall_s": round(w["duration_s"], 3),
             "latency_ms": {"mean": w["mean_ms"], "p50": w["latency_ms"].get("50"), "p90": w["latency_ms"].get("90"),
                            "p99": w["latency_ms"].get("99"), "max": w["max_ms"]},
         }
     else:
+        params["orders"] = args.orders
         lat = sorted(res["latencies"])
         ok = sum(v for k, v in res["statuses"].items() if 200 <= k < 300)
         out = {
             "parameters": params,
+            "orders": args.orders,
             "orders_per_s": round(args.orders / res["wall_s"], 1),
             "accepted": ok,
             "statuses": {str(k): v for k, v in sorted(res["statuses"].items())},
@@ -335,24 +368,28 @@ async def bench(args) -> dict:
             },
         }
     out["targets"] = {"orders_per_s": 3000, "p99_ms": 20}
-    if cpu0 is not None and cpu1 is not None:
-        out["server_cpu_us_per_order"] = round((cpu1 - cpu0) / args.orders * 1e6, 1)
+    if cpu0 is not None and cpu1 is not None and n_orders:
+        out["server_cpu_us_per_order"] = round((cpu1 - cpu0) / n_orders * 1e6, 1)
     p99 = out["latency_ms"]["p99"]
     out["meets_targets"] = bool(out["orders_per_s"] >= 3000 and p99 is not None and p99 <= 20
-                                and out["accepted"] >= args.orders)
+                                and out["accepted"] >= out["orders"])
     out["load_average"] = [round(x, 2) for x in os.getloadavg()]
     return out
 
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="fixvenue bench rest", description=__doc__.split("\n\n")[0])
-    p.add_argument("--orders", type=int, default=30_000, help="orders in the timed run (default %(default)s)")
+    p.add_argument("--orders", type=int, default=30_000, help="orders in the timed run with --load aiohttp "
+                   "(default %(default)s)")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds of load with wrk (default %(default)s)")
     p.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections (default %(default)s)")
     p.add_argument("--warmup", type=int, default=2_000, help="untimed orders first (default %(default)s)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--load", choices=["wrk", "aiohttp"], help="load generator (default: wrk if installed)")
     p.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default %(default)s)")
     p.add_argument("--config", default=str(DEFAULT_CONFIG), help="venue config for the spawned venue")
+    p.add_argument("--without", action="append", default=[], choices=sorted(WITHOUT),
+                   help="leave a part out of the spawned venue (repeatable): sql store, journal, fix, risk checks")
     p.add_argument("--server-loop", choices=["asyncio", "uvloop"], default="asyncio",
                    help="event loop of the spawned venue (default %(default)s, as `fixvenue run`)")
     p.add_argument("--url", help="benchmark a running venue instead of starting one (e.g. http://127.0.0.1:8080)")
@@ -374,9 +411,10 @@ def main(argv: list[str]) -> int:
         return 1
     path = record("rest", result, args.json)
     lat = result["latency_ms"]
-    print(f"rest: {result['orders_per_s']:,.0f} orders/s over {result['parameters']['clients']} connections, "
+    print(f"rest: {result['orders_per_s']:,.0f} orders/s over {result['parameters']['clients']} connections "
+          f"({result['parameters']['load_generator']}), "
           f"latency p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms; "
-          f"{result['accepted']}/{args.orders} accepted"
+          f"{result['accepted']}/{result['orders']} accepted"
           + (f"; server CPU {result['server_cpu_us_per_order']} us/order" if "server_cpu_us_per_order" in result else "")
           + f" -> {path}")
     return 0

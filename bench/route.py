@@ -106,7 +106,11 @@ def venue_config(venue: str, url: str, data_dir: str) -> tuple[dict, str, Decima
     return cfg, inst["symbol"], qty
 
 
-async def run(args) -> dict:
+MODES = {"fsync": "journal on, fsync group commit (the venue's default)", "nofsync": "journal on, no fsync",
+         "off": "no journal (the router's own cost)"}
+
+
+async def run_mode(args, mode: str, url: str) -> dict:
     import importlib
 
     from app.venue import Venue
@@ -115,27 +119,28 @@ async def run(args) -> dict:
     from engine.types import OrdStatus, OrdType, TimeInForce
     from venues.adapter import OrderType, Side, TimeInForce as VTif, VenueOrderRequest
 
-    sim, url = start_sim(args.venue, args.latency_ms)
     tmp = tempfile.mkdtemp(prefix="bench-route-")
     journal = None
+    router = None
     try:
         raw, symbol, qty = venue_config(args.venue, url, tmp)
         cfg = parse_config(raw, "<bench>")
         venue = Venue(cfg, "<bench>", {"data_dir": tmp})
         router = importlib.import_module("app.wiring_routing").wire(venue)
-        if not args.no_journal:
-            journal = FileJournal.open(Path(tmp) / "journal", fsync=not args.no_fsync)
+        if mode != "off":
+            journal = FileJournal.open(Path(tmp) / "journal", fsync=mode == "fsync")
             venue.sequencer.journal = journal
         inst = venue.instruments[symbol]
         lots = inst.qty_to_lots(qty)
         await router.start()
         adapter = router.adapters[args.venue]
+        tag = f"{os.getpid()}{mode}"
 
         # --- direct: the adapter alone (the floor)
         direct: list[float] = []
-        prog = Progress(args.orders, "direct adapter")
+        prog = Progress(args.orders, f"[{mode}] direct adapter")
         for i in range(args.warmup + args.orders):
-            req = VenueOrderRequest(f"bd-{os.getpid()}-{i}", symbol, Side.BUY if i % 2 == 0 else Side.SELL,
+            req = VenueOrderRequest(f"bd-{tag}-{i}", symbol, Side.BUY if i % 2 == 0 else Side.SELL,
                                     OrderType.MARKET, qty, time_in_force=VTif.IOC)
             t0 = time.perf_counter()
             await adapter.submit(req)
@@ -144,7 +149,7 @@ async def run(args) -> dict:
                 prog.update(len(direct))
         prog.close()
 
-        # --- routed: one at a time, submit -> FILLED delivered
+        # --- routed: submit -> the parent's terminal report delivered (after the journal commit)
         waiting: dict[str, tuple[float, asyncio.Future]] = {}
         filled = int(OrdStatus.FILLED)
         terminal = {filled, int(OrdStatus.CANCELED), int(OrdStatus.REJECTED), int(OrdStatus.EXPIRED)}
@@ -172,7 +177,7 @@ async def run(args) -> dict:
 
         routed: list[float] = []
         failures = 0
-        prog = Progress(args.orders, "routed, sequential")
+        prog = Progress(args.orders, f"[{mode}] routed, one at a time")
         for i in range(args.warmup + args.orders):
             dt, st = await one(i)
             if st != filled:
@@ -186,7 +191,7 @@ async def run(args) -> dict:
         sem = asyncio.Semaphore(args.concurrency)
         done = [0]
         not_filled: list[int] = []
-        prog = Progress(args.throughput_orders, f"routed, {args.concurrency} in flight")
+        prog = Progress(args.throughput_orders, f"[{mode}] routed, {args.concurrency} in flight")
 
         async def limited(i: int) -> None:
             async with sem:
@@ -196,20 +201,18 @@ async def run(args) -> dict:
                 done[0] += 1
                 prog.update(done[0])
 
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         await asyncio.gather(*(limited(i) for i in range(args.throughput_orders)))
         elapsed = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
         prog.close()
         await router.settled(10)
-        await router.stop()
         venue.sequencer.flush()
         commands = venue.sequencer.commands
         lat = args.latency_ms / 1000
-        result = {
-            "venue": args.venue,
-            "simulator_latency_ms": args.latency_ms,
-            "journal": "off" if args.no_journal else ("on, no fsync" if args.no_fsync else "on, fsync group commit"),
-            "orders": args.orders,
+        return {
+            "journal": MODES[mode],
             "direct_adapter_rtt_ms": _ms(direct),
             "routed_rtt_ms": _ms(routed),
             "overhead_over_simulator_latency_ms": {
@@ -218,23 +221,35 @@ async def run(args) -> dict:
                 "p50": round((_pct(routed, 50) - _pct(direct, 50)) * 1000, 3),
                 "p99": round((_pct(routed, 99) - _pct(direct, 99)) * 1000, 3)},
             "throughput": {"orders": args.throughput_orders, "concurrency": args.concurrency,
-                           "seconds": round(elapsed, 3),
-                           "orders_per_s": round(args.throughput_orders / elapsed, 1),
+                           "seconds": round(elapsed, 3), "orders_per_s": round(args.throughput_orders / elapsed, 1),
+                           "process_cpu_ms_per_order": round(cpu / args.throughput_orders * 1000, 3),
                            "not_filled": len(not_filled)},
             "sequential_not_filled": failures,
-            "journaled_commands": commands,
-            "commands_per_routed_order": round(commands / (args.warmup * 2 + args.orders + args.throughput_orders), 2),
+            "journaled_commands_per_routed_order": round(commands / (args.warmup + args.orders
+                                                                      + args.throughput_orders), 2),
         }
-        return result
     finally:
+        if router is not None:
+            await router.stop()
         if journal is not None:
             journal.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def run(args) -> dict:
+    sim, url = start_sim(args.venue, args.latency_ms)
+    try:
+        modes = {}
+        for mode in args.modes.split(","):
+            modes[mode] = await run_mode(args, mode, url)
+        return {"venue": args.venue, "simulator_latency_ms": args.latency_ms, "orders": args.orders,
+                "warmup": args.warmup, "modes": modes}
+    finally:
         sim.terminate()
         try:
             sim.wait(10)
         except subprocess.TimeoutExpired:
             sim.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
@@ -246,22 +261,26 @@ def main(argv: list[str]) -> int:
     p.add_argument("--warmup", type=int, default=20, help="orders before measuring")
     p.add_argument("--throughput-orders", type=int, default=1000, help="orders in the throughput run")
     p.add_argument("--concurrency", type=int, default=32, help="routed orders in flight in the throughput run")
-    p.add_argument("--no-journal", action="store_true", help="run without the command journal")
-    p.add_argument("--no-fsync", action="store_true", help="journal without fsync")
+    p.add_argument("--modes", default="fsync,off",
+                   help="journal modes to measure, comma-separated: fsync (the venue's default), nofsync, off")
     p.add_argument("--json", metavar="FILE", help="also write the result as JSON ('-' = stdout)")
     args = p.parse_args(argv)
+    bad = [m for m in args.modes.split(",") if m not in MODES]
+    if bad:
+        p.error(f"unknown mode(s) {bad}; use {sorted(MODES)}")
     result = asyncio.run(run(args))
     path = record("route", result, args.json)
-    d, r = result["direct_adapter_rtt_ms"], result["routed_rtt_ms"]
-    o, od, t = result["overhead_over_simulator_latency_ms"], result["overhead_over_direct_adapter_ms"], result["throughput"]
-    print(f"route via {result['venue']} simulator ({result['simulator_latency_ms']} ms configured latency, "
-          f"journal {result['journal']})")
-    print(f"  direct adapter RTT   p50 {d['p50']:.2f} ms  p99 {d['p99']:.2f} ms")
-    print(f"  routed order RTT     p50 {r['p50']:.2f} ms  p99 {r['p99']:.2f} ms")
-    print(f"  overhead vs latency  p50 {o['p50']:.2f} ms  p99 {o['p99']:.2f} ms")
-    print(f"  overhead vs direct   p50 {od['p50']:.2f} ms  p99 {od['p99']:.2f} ms")
-    print(f"  throughput           {t['orders_per_s']:.0f} routed orders/s ({t['concurrency']} in flight, "
-          f"{t['not_filled']} not filled)")
+    print(f"route via the {result['venue']} simulator ({result['simulator_latency_ms']} ms configured latency)")
+    for mode, r in result["modes"].items():
+        d, rt = r["direct_adapter_rtt_ms"], r["routed_rtt_ms"]
+        o, od, t = r["overhead_over_simulator_latency_ms"], r["overhead_over_direct_adapter_ms"], r["throughput"]
+        print(f"[{r['journal']}]")
+        print(f"  direct adapter RTT   p50 {d['p50']:.2f} ms  p99 {d['p99']:.2f} ms")
+        print(f"  routed order RTT     p50 {rt['p50']:.2f} ms  p99 {rt['p99']:.2f} ms")
+        print(f"  overhead vs latency  p50 {o['p50']:.2f} ms  p99 {o['p99']:.2f} ms")
+        print(f"  overhead vs direct   p50 {od['p50']:.2f} ms  p99 {od['p99']:.2f} ms")
+        print(f"  throughput           {t['orders_per_s']:.0f} routed orders/s ({t['concurrency']} in flight, "
+              f"{t['process_cpu_ms_per_order']:.2f} ms CPU/order in this process, {t['not_filled']} not filled)")
     print(f"recorded {path}")
     return 0
 

@@ -42,6 +42,7 @@ import struct
 import zlib
 from collections import deque
 from dataclasses import dataclass
+from itertools import islice
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
@@ -49,6 +50,7 @@ from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 from engine.events import Trade
 from engine.oms import OMS
 from engine.order import Order, OrderExt
+from engine.types import TERMINAL_STATUSES
 
 log = logging.getLogger("fixvenue.snapshot")
 
@@ -70,6 +72,7 @@ _BOOK_STRUCTURE = frozenset({"instrument", "symbol", "bids", "asks", "stops", "o
 _order_row = attrgetter(*ORDER_FIELDS)
 _ext_row = attrgetter(*EXT_FIELDS)
 _trade_row = attrgetter(*TRADE_FIELDS)
+_TRADE_ID = TRADE_FIELDS.index("trade_id")
 _encoder = json.JSONEncoder(separators=(",", ":"))
 
 
@@ -103,44 +106,142 @@ def capture(oms: OMS, journal_pos: int, extensions: Mapping[str, SnapshotExtensi
 
     Must run between two commands (on the event-loop thread, after the
     sequencer's flush). The result shares nothing mutable with the OMS, so it
-    can be encoded and written in another thread."""
-    if oms._deferred:
-        raise SnapshotError("cannot snapshot in the middle of a command (deferred commands pending)")
-    orders = oms.orders
-    rows = [_order_row(o) for o in orders.values()]
-    exts = [(o.order_id, *_ext_row(o.ext)) for o in orders.values() if o.ext is not None]
-    books = {}
-    for sym, b in oms.books.items():
-        books[sym] = {
-            "values": {n: _plain(getattr(b, n), sym, n) for n in type(b).__slots__ if n not in _BOOK_STRUCTURE},
-            "bids": [o.order_id for lv in b.bids.iter_levels() for o in lv.orders()],
-            "asks": [o.order_id for lv in b.asks.iter_levels() for o in lv.orders()],
-            "stops": list(b.stops),
+    can be encoded and written in another thread. (A full copy; the venue
+    uses `Capturer`, which copies only what can have changed since its last
+    capture.)"""
+    return Capturer().capture(oms, journal_pos, extensions)
+
+
+class Capturer:
+    """Captures that re-read only what can have changed since the previous one.
+
+    Finished orders never change again and client-order-id entries are only
+    ever added, so after the first capture each next one copies the rows of the
+    orders that were open last time, the orders and client order ids added
+    since, and reuses the rest (lists are copied, never mutated, so an earlier
+    capture still being written in another thread is unaffected). Matching is
+    paused for O(open + new) instead of O(every order ever). Should the
+    append-only assumption ever stop holding, the checks below notice and fall
+    back to a full copy; the tests compare incremental and full captures."""
+
+    def __init__(self) -> None:
+        self._oms_id = None
+        self._rows: list = []               # one row per order, in oms.orders order
+        self._exts: dict[int, tuple] = {}   # order id -> (order id, *ext fields)
+        self._open: list = []               # (row index, order) of the orders open at the last capture
+        self._last_oid = None
+        self._clids: dict[str, tuple[int, object, list, list]] = {}   # account -> (n, last key, clids, ids)
+        self._trades: dict[str, tuple[list, int]] = {}                 # symbol -> (rows, last trade id)
+        self.full_captures = 0
+
+    def capture(self, oms: OMS, journal_pos: int, extensions: Mapping[str, SnapshotExtension] | None = None) -> dict:
+        if oms._deferred:
+            raise SnapshotError("cannot snapshot in the middle of a command (deferred commands pending)")
+        if self._oms_id != id(oms):
+            self.__init__()
+            self._oms_id = id(oms)
+        rows, exts = self._order_rows(oms)
+        books = {}
+        for sym, b in oms.books.items():
+            books[sym] = {
+                "values": {n: _plain(getattr(b, n), sym, n) for n in type(b).__slots__ if n not in _BOOK_STRUCTURE},
+                "bids": [o.order_id for lv in b.bids.iter_levels() for o in lv.orders()],
+                "asks": [o.order_id for lv in b.asks.iter_levels() for o in lv.orders()],
+                "stops": list(b.stops),
+            }
+        ext_state = {}
+        for name, ext in (extensions or {}).items():
+            ext_state[name] = ext.snapshot_state()
+        return {
+            "format": FORMAT,
+            "journal_pos": journal_pos,
+            "event_seq": oms.seq,
+            "counters": {"seq": oms.seq, "trade_seq": oms.trade_seq, "last_order_id": oms.last_order_id,
+                         "now": oms.now},
+            "order_fields": list(ORDER_FIELDS),
+            "ext_fields": list(EXT_FIELDS),
+            "trade_fields": list(TRADE_FIELDS),
+            "order_exts": exts,
+            # two parallel lists per account (client order ids, order ids): half the work of pairs
+            "by_clid": {a: self._clid_lists(a, d) for a, d in oms.by_clid.items()},
+            "open": {a: list(d) for a, d in oms.open_by_account.items()},
+            "expiry": list(oms._expiry),
+            # open orders claimed by the router (the router's own state is an extension)
+            "routed": list(getattr(oms, "routed", ())),
+            "books": books,
+            "trades": {s: self._trade_rows(s, dq) for s, dq in oms.trades.items()},
+            "extensions": ext_state,
+            "orders": rows,
         }
-    ext_state = {}
-    for name, ext in (extensions or {}).items():
-        ext_state[name] = ext.snapshot_state()
-    return {
-        "format": FORMAT,
-        "journal_pos": journal_pos,
-        "event_seq": oms.seq,
-        "counters": {"seq": oms.seq, "trade_seq": oms.trade_seq, "last_order_id": oms.last_order_id,
-                     "now": oms.now},
-        "order_fields": list(ORDER_FIELDS),
-        "ext_fields": list(EXT_FIELDS),
-        "trade_fields": list(TRADE_FIELDS),
-        "order_exts": exts,
-        # two parallel lists per account (client order ids, order ids): half the work of pairs
-        "by_clid": {a: [list(d), [o.order_id for o in d.values()]] for a, d in oms.by_clid.items()},
-        "open": {a: list(d) for a, d in oms.open_by_account.items()},
-        "expiry": list(oms._expiry),
-        # open orders claimed by the router (the router's own state is an extension)
-        "routed": list(getattr(oms, "routed", ())),
-        "books": books,
-        "trades": {s: [_trade_row(t) for t in dq] for s, dq in oms.trades.items()},
-        "extensions": ext_state,
-        "orders": rows,
-    }
+
+    def _order_rows(self, oms: OMS) -> tuple[list, list]:
+        orders = oms.orders
+        n = len(self._rows)
+        if n and (len(orders) < n or self._last_oid not in orders):
+            n = 0   # not append-only after all: start over
+        if n == 0:
+            self.full_captures += 1
+            rows: list = []
+            exts: dict = {}
+            open_: list = []
+            new = orders.values()
+        else:
+            rows = self._rows[:]
+            exts = dict(self._exts)
+            open_ = []
+            for i, o in self._open:
+                rows[i] = _order_row(o)
+                if o.ext is not None:
+                    exts[o.order_id] = (o.order_id, *_ext_row(o.ext))
+                if o.status not in TERMINAL_STATUSES:
+                    open_.append((i, o))
+            new = islice(orders.values(), n, None)
+        i = len(rows)
+        for o in new:
+            rows.append(_order_row(o))
+            if o.ext is not None:
+                exts[o.order_id] = (o.order_id, *_ext_row(o.ext))
+            if o.status not in TERMINAL_STATUSES:
+                open_.append((i, o))
+            i += 1
+        self._rows = rows
+        self._exts = exts
+        self._open = open_
+        self._last_oid = rows[-1][0] if rows else None
+        return rows, list(exts.values())
+
+    def _trade_rows(self, sym: str, dq) -> list:
+        """The recent-trades ring only gains trades at its end (and drops old ones at its start)."""
+        prev_rows, prev_last = self._trades.get(sym, ((), 0))
+        new = []
+        for t in reversed(dq):
+            if t.trade_id <= prev_last:
+                break
+            new.append(t)
+        keep = len(dq) - len(new)
+        if keep > len(prev_rows) or (keep and prev_rows[-1][_TRADE_ID] != dq[keep - 1].trade_id):
+            rows = [_trade_row(t) for t in dq]              # not what was expected: copy it all
+        else:
+            rows = list(prev_rows[len(prev_rows) - keep:]) if keep else []
+            rows.extend(_trade_row(t) for t in reversed(new))
+        self._trades[sym] = (rows, rows[-1][_TRADE_ID] if rows else 0)
+        return rows
+
+    def _clid_lists(self, account: str, d: dict) -> list:
+        prev = self._clids.get(account)
+        if prev is not None:
+            n, last, clids, ids = prev
+            if len(d) >= n and (n == 0 or last in d):
+                if len(d) > n:
+                    added = list(islice(d.items(), n, None))
+                    clids = clids + [k for k, _ in added]
+                    ids = ids + [o.order_id for _, o in added]
+                self._clids[account] = (len(d), clids[-1] if clids else None, clids, ids)
+                return [clids, ids]
+        clids = list(d)
+        ids = [o.order_id for o in d.values()]
+        self._clids[account] = (len(d), clids[-1] if clids else None, clids, ids)
+        return [clids, ids]
 
 
 def _plain(v, sym: str, name: str):
@@ -200,14 +301,11 @@ def restore(oms: OMS, snap: dict, extensions: Mapping[str, SnapshotExtension] | 
     for row in snap["order_exts"]:
         orders[row[0]].ext = make_ext(row[1:])
     oms.orders = orders
+    get = orders.__getitem__
     for acct, (clids, oids) in snap["by_clid"].items():
-        d = oms.by_clid.setdefault(acct, {})
-        for clid, oid in zip(clids, oids):
-            d[clid] = orders[oid]
+        oms.by_clid.setdefault(acct, {}).update(zip(clids, map(get, oids)))
     for acct, oids in snap["open"].items():
-        d = oms.open_by_account.setdefault(acct, {})
-        for oid in oids:
-            d[oid] = orders[oid]
+        oms.open_by_account.setdefault(acct, {}).update(zip(oids, map(get, oids)))
     oms._expiry = [tuple(x) for x in snap["expiry"]]
     routed = snap.get("routed") or []
     if routed:

@@ -159,10 +159,7 @@ def _text(v: bytes | None) -> str | None:
     return None if v is None else v.decode("utf-8", errors="replace")
 
 
-def _decimal(msg: Message, tag: int, reason: Reason, name: str) -> Decimal | None:
-    v = msg.get(tag)
-    if v is None:
-        return None
+def _decimal(v: bytes, tag: int, reason: Reason, name: str) -> Decimal:
     try:
         d = Decimal(v.decode("ascii"))
     except (InvalidOperation, UnicodeDecodeError):
@@ -170,6 +167,11 @@ def _decimal(msg: Message, tag: int, reason: Reason, name: str) -> Decimal | Non
     if not d.is_finite():
         raise RejectError(reason, f"{name} ({tag}) must be a finite number")
     return d
+
+
+def _optional_decimal(msg: Message, tag: int, reason: Reason, name: str) -> Decimal | None:
+    v = msg.get(tag)
+    return None if v is None else _decimal(v, tag, reason, name)
 
 
 def expire_ns(msg: Message) -> int:
@@ -208,15 +210,24 @@ def parse_new_order(msg: Message, account: str, origin: str, instruments: Mappin
     tif = TIF_IN.get(tif_raw)
     if tif is None:
         raise RejectError(Reason.INVALID_ORDER, f"TimeInForce (59) {_text(tif_raw)!r} is not supported")
-    qty = _decimal(msg, 38, Reason.INVALID_QUANTITY, "OrderQty")
-    if qty is None:
+    get = msg.get
+    v = get(38)
+    if v is None:
         raise RejectError(Reason.INVALID_QUANTITY, "OrderQty (38) is required")
-    price = _decimal(msg, 44, Reason.INVALID_PRICE, "Price")
+    qty = _decimal(v, 38, Reason.INVALID_QUANTITY, "OrderQty")
+    v = get(44)
+    price = None if v is None else _decimal(v, 44, Reason.INVALID_PRICE, "Price")
     if price is not None and price == 0 and order_type in ("market", "stop", "market_if_touched", "trailing_stop"):
         price = None  # some engines send Price=0 on unpriced orders
-    stop = _decimal(msg, 99, Reason.INVALID_PRICE, "StopPx")
+    v = get(99)
+    stop = None if v is None else _decimal(v, 99, Reason.INVALID_PRICE, "StopPx")
     post_only = False
-    inst_raw = msg.get(18)
+    display = None
+    hidden = False
+    min_qty = None
+    trail_amount = trail_percent = None
+    expire = 0
+    inst_raw = get(18)
     if inst_raw is not None:
         for flag in inst_raw.split(b" "):
             if flag == b"6":
@@ -225,22 +236,22 @@ def parse_new_order(msg: Message, account: str, origin: str, instruments: Mappin
                 pass  # trailing stop peg: what OrdType P means here anyway
             else:
                 raise RejectError(Reason.INVALID_ORDER, f"ExecInst (18) value {_text(flag)!r} is not supported")
-    display = None
-    hidden = False
-    floor = _decimal(msg, 111, Reason.INVALID_QUANTITY, "MaxFloor")
-    if floor is not None:
+    v = get(111)
+    if v is not None:
+        floor = _decimal(v, 111, Reason.INVALID_QUANTITY, "MaxFloor")
         if floor == 0:
             hidden = True
         elif floor < 0:
             raise RejectError(Reason.INVALID_QUANTITY, "MaxFloor (111) must not be negative")
         else:
             display = floor
-    min_qty = _decimal(msg, 110, Reason.INVALID_QUANTITY, "MinQty")
-    trail_amount = trail_percent = None
-    offset = _decimal(msg, 211, Reason.INVALID_PRICE, "PegOffsetValue")
-    if offset is not None:
-        offset = abs(offset)
-        kind = msg.get(836, b"0") if d.has_peg_offset_type else b"0"
+    v = get(110)
+    if v is not None:
+        min_qty = _decimal(v, 110, Reason.INVALID_QUANTITY, "MinQty")
+    v = get(211)
+    if v is not None:
+        offset = abs(_decimal(v, 211, Reason.INVALID_PRICE, "PegOffsetValue"))
+        kind = get(836, b"0") if d.has_peg_offset_type else b"0"
         if kind == b"0":
             trail_amount = offset
         elif kind == b"1":
@@ -250,10 +261,12 @@ def parse_new_order(msg: Message, account: str, origin: str, instruments: Mappin
             trail_amount = offset * inst.tick_size if inst is not None else offset
         else:
             raise RejectError(Reason.INVALID_ORDER, f"PegOffsetType (836) {_text(kind)!r} is not supported")
+    if get(126) is not None or get(432) is not None:
+        expire = expire_ns(msg)
     return OrderRequest(
         account=account, cl_ord_id=cl_ord_id, symbol=symbol, side=side, quantity=qty, order_type=order_type,
         time_in_force=tif, price=price, stop_price=stop, trail_amount=trail_amount, trail_percent=trail_percent,
-        display_qty=display, hidden=hidden, post_only=post_only, min_qty=min_qty, expire_ts=expire_ns(msg),
+        display_qty=display, hidden=hidden, post_only=post_only, min_qty=min_qty, expire_ts=expire,
         origin=origin,
     )
 
@@ -271,9 +284,9 @@ def parse_replace(msg: Message, account: str, origin: str) -> ReplaceRequest:
     return ReplaceRequest(
         account=account, cl_ord_id=_text(msg.get(11)) or "", orig_cl_ord_id=_text(msg.get(41)) or "",
         order_id=order_id_of(msg),
-        quantity=_decimal(msg, 38, Reason.INVALID_QUANTITY, "OrderQty"),
-        price=_decimal(msg, 44, Reason.INVALID_PRICE, "Price"),
-        stop_price=_decimal(msg, 99, Reason.INVALID_PRICE, "StopPx"), origin=origin)
+        quantity=_optional_decimal(msg, 38, Reason.INVALID_QUANTITY, "OrderQty"),
+        price=_optional_decimal(msg, 44, Reason.INVALID_PRICE, "Price"),
+        stop_price=_optional_decimal(msg, 99, Reason.INVALID_PRICE, "StopPx"), origin=origin)
 
 
 # ----------------------------------------------------------------------------- outbound

@@ -21,7 +21,8 @@ class StorageSettings(BaseModel):
     journal: bool = Field(True, description="journal every command (durable before acknowledged); "
                                             "off = nothing survives a restart")
     fsync: bool = Field(True, description="fsync each group commit; off survives a process crash but not power loss")
-    snapshot_every_commands: int = Field(250_000, ge=1_000, description="snapshot after this many commands")
+    snapshot_every_commands: int = Field(100_000, ge=1_000, description="snapshot after this many commands "
+                                         "(bounds the journal tail a restart replays)")
     snapshot_interval_s: float = Field(600.0, gt=0, description="...or after this long, if anything happened")
     keep_snapshots: int = Field(3, ge=1, le=100)
     prune_journal: bool = Field(False, description="delete journal segments older than the oldest kept snapshot "

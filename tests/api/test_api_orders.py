@@ -161,6 +161,7 @@ def test_engine_rejects_after_translation(live):
     {"symbol": "ETH-USD", "side": "buy", "quantity": "1e400", "price": "1"},
     {"symbol": "ETH-USD", "side": "buy", "quantity": "1", "price": "1", "order_type": "iceberg"},
     {"symbol": "ETH-USD", "side": "buy", "quantity": "1", "price": "1", "cl_ord_id": "has space"},
+    {"symbol": "ETH-USD", "side": "buy", "quantity": "1", "price": "1", "cl_ord_id": "a/b"},
     {"symbol": "ETH-USD", "side": "buy", "quantity": "1", "price": "1", "time_in_force": "gtd",
      "expire_time": "2999-01-01T00:00:00Z"},
     [1, 2, 3],

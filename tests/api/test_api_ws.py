@@ -198,3 +198,17 @@ def test_a_slow_consumer_is_disconnected_with_a_reason(tmp_path):
                     ws.recv(timeout=10)
             assert info.value.rcvd is not None and info.value.rcvd.code == 1008
             assert "slow consumer" in info.value.rcvd.reason
+
+
+def test_positions_channel_pushes_the_accounts_position_after_a_fill(live):
+    with connect(live.ws_url, open_timeout=10) as ws, live.client("demo5") as mine, live.client("mm1") as mm:
+        ws.send(auth_message("demo5"))
+        assert recv(ws)["type"] == "authenticated"
+        ws.send(json.dumps({"op": "subscribe", "channels": ["positions"]}))
+        snap = recv_until(ws, lambda m: m["type"] == "snapshot")
+        assert snap["data"]["account"] == "DEMO5" and snap["data"]["source"] == "risk"
+        order(mm, symbol="ETH-USD", side="sell", price="3300", quantity="2")
+        order(mine, symbol="ETH-USD", side="buy", price="3300", quantity="2")
+        u = recv_until(ws, lambda m: m["type"] == "update" and m["channel"] == "positions")
+        eth = [p for p in u["data"]["positions"] if p["symbol"] == "ETH-USD"]
+        assert eth and eth[0]["quantity"] == "2" and eth[0]["side"] == "long"

@@ -224,3 +224,217 @@ class TestFrameReader:
         good = frame(NOS)
         r.feed(good)
         assert r.next_frame() == good
+
+
+# ---------------------------------------------------------------------------------------
+# fast paths must agree with the exact field-by-field parser and with the plain formulas
+
+import math
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fix.codec import DATA_LENGTH_TAGS, _decode_exact, _time_window
+from fix.timestamps import format_utc
+
+_VALUE_BYTES = st.binary(min_size=0, max_size=12).map(lambda b: b.replace(b"\x01", b"x"))
+_BODY_FIELD = st.tuples(
+    st.one_of(st.integers(1, 200), st.sampled_from([448, 5001, 9999, 10000, 20123, 95, 212])),
+    _VALUE_BYTES,
+)
+
+
+def _finish(begin: bytes, body: bytes) -> bytes:
+    head = b"8=%s\x019=%d\x01" % (begin, len(body))
+    return head + body + b"10=%03d\x01" % (sum(head + body) % 256)
+
+
+def _body(fields) -> bytes:
+    return b"".join(b"%d=%s\x01" % (t, v) for t, v in fields)
+
+
+def _same_message(a, b) -> None:
+    assert a.fields() == b.fields()
+    assert a.raw == b.raw
+    for t, _ in a.fields():
+        assert a.get(t) == b.get(t)
+    assert a.msg_type == b.msg_type
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_BODY_FIELD, max_size=12), st.sampled_from([b"D", b"8", b"0"]))
+def test_decode_fast_path_reads_what_the_exact_parser_reads(fields, mt):
+    fields = [(t, v) for t, v in fields if t not in (8, 9, 10, 35)]
+    raw = _finish(b"FIX.4.4", b"35=%s\x0149=A\x0156=B\x01" % mt + _body(fields))
+    try:
+        exact = _decode_exact(raw, DATA_LENGTH_TAGS)
+    except GarbledMessage:  # e.g. a data length field whose data does not match it
+        with pytest.raises(GarbledMessage):
+            decode(raw)
+        return
+    _same_message(decode(raw), exact)
+    assert decode(raw).msg_type == mt
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_BODY_FIELD, max_size=8), st.integers(0, 10**6), st.binary(min_size=1, max_size=3))
+def test_decode_of_a_mutated_body_agrees_with_the_exact_parser(fields, seed, junk):
+    """Length and CheckSum are recomputed after the mutation, so the field checks are hit."""
+    fields = [(t, v) for t, v in fields if t not in (8, 9, 10, 35)]
+    body = bytearray(b"35=D\x0149=A\x0156=B\x01" + _body(fields))
+    rnd = random.Random(seed)
+    at = rnd.randrange(len(body))
+    kind = rnd.randrange(3)
+    if kind == 0:
+        body[at : at + 1] = junk
+    elif kind == 1:
+        body[at:at] = junk
+    else:
+        del body[at]
+    body = bytes(body)
+    raw = _finish(b"FIX.4.4", body)
+    chunks = body.split(b"\x01")[:-1] if body.endswith(b"\x01") else body.split(b"\x01")
+    if any(b"=" not in c for c in chunks) and any(c.count(b"=") > 1 for c in chunks):
+        # the documented gap of decode()'s equal-count check: only "no crash" is promised
+        try:
+            decode(raw)
+        except GarbledMessage:
+            pass
+        return
+    try:
+        exact = _decode_exact(raw, DATA_LENGTH_TAGS)
+    except GarbledMessage:
+        with pytest.raises(GarbledMessage):
+            decode(raw)
+        return
+    _same_message(decode(raw), exact)
+
+
+def test_decode_tags_beyond_the_lookup_range_and_negative_tags():
+    raw = _finish(b"FIX.4.4", b"35=D\x0149=A\x0156=B\x0120123=x\x01-5=y\x0111=Z\x01")
+    msg = decode(raw)
+    assert msg.get(20123) == b"x" and msg.get(-5) == b"y" and msg.get(11) == b"Z"
+    raw = _finish(b"FIX.4.4", b"35=D\x0149=A\x0156=B\x0120123=x\x0111=Z\x01")
+    assert decode(raw).get(20123) == b"x"
+
+
+def test_decode_honours_a_caller_data_tag_set_and_switches_back():
+    custom = frozenset({b"5001"})
+    data = b"a\x01b=c"
+    raw = _finish(b"FIX.4.4", b"35=B\x0149=A\x0156=B\x015001=%d\x015002=%s\x0158=t\x01" % (len(data), data))
+    assert decode(raw, custom).get(5002) == data
+    # with the default set tag 5001 is plain, so the SOH inside the data is a field separator
+    with pytest.raises(GarbledMessage):
+        decode(raw)
+    assert decode(raw, custom).get(58) == b"t"
+    plain = _finish(b"FIX.4.4", b"35=B\x0149=A\x0156=B\x015001=5\x01")
+    assert decode(plain, None).get(5001) == b"5"
+    assert decode(plain, custom).get(5001) == b"5"
+
+
+@pytest.mark.parametrize("size", [200, 256, 300, 515, 600, 3000])
+def test_decode_checksum_for_ascii_and_utf8_frames_of_every_size_class(size):
+    for text in (b"a", "\u00e9".encode()):
+        body = b"35=B\x0149=A\x0156=B\x0158="
+        body += text * ((size - len(body) - 1) // len(text)) + b"\x01"
+        raw = _finish(b"FIX.4.4", body)
+        assert decode(raw).get(58) == body[body.index(b"58=") + 3 : -1]
+        cs = int(raw[-4:-1])
+        bad = raw[:-4] + b"%03d\x01" % ((cs + 1) % 256)
+        with pytest.raises(GarbledMessage):
+            decode(bad)
+
+
+def test_decode_judges_non_canonical_length_and_checksum_text_on_the_exact_path():
+    raw = frame(NOS)
+    head, _, _ = raw.rpartition(b"10=")
+    blen = raw.split(b"\x01")[1]
+    padded = head.replace(blen + b"\x01", b"9=0" + blen[2:] + b"\x01", 1)
+    padded += b"10=%03d\x01" % (sum(padded) % 256)
+    assert decode(padded).get(9) == b"0" + blen[2:]  # a leading zero: still the right length
+    signed = head.replace(blen + b"\x01", b"9=+" + blen[2:] + b"\x01", 1)
+    signed += b"10=%03d\x01" % (sum(signed) % 256)
+    with pytest.raises(GarbledMessage):
+        decode(signed)
+    short = head + b"10=%d\x01" % (sum(head) % 256)
+    assert decode(short).get(55) == b"EUR/USD"  # fewer than three CheckSum digits are accepted
+    head2 = head.replace(b"ORD1", b"ORD2")
+    assert decode(head2 + b"10=%03d\x01" % (sum(head2) % 256)).get(11) == b"ORD2"
+
+
+def test_parsed_message_type_comes_from_the_frame():
+    msg = decode(frame(NOS))
+    assert msg.msg_type == b"D"
+    msg.set(35, "G")
+    assert msg.msg_type == b"G"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(min_value=1e9, max_value=4e9, allow_nan=False), st.sampled_from([1, 1000]))
+def test_time_window_is_the_exact_interval_of_one_unit(t, scale):
+    lo, hi = _time_window(t, scale)
+    unit = int(t * scale)
+    assert lo <= t < hi
+    assert int(lo * scale) == unit and int(math.nextafter(hi, 0) * scale) == unit
+    assert int(math.nextafter(lo, 0) * scale) < unit and int(hi * scale) > unit
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(min_value=1.6e9, max_value=1.8e9, allow_nan=False), min_size=1, max_size=6),
+       st.sampled_from([0, 3, 6]))
+def test_encoder_sending_time_matches_format_utc_on_every_call(times, precision):
+    enc = Encoder("FIX.4.4", "S", "T", DD44.header_tags, precision)
+    for i, now in enumerate(sorted(times) + times):
+        out = decode(enc.encode(Message("0"), i + 1, now))
+        assert out.get(52) == format_utc(now, precision)
+        # the boundary floats on both sides of this millisecond
+        for edge in (math.nextafter(now, 0), math.nextafter(now, math.inf)):
+            assert decode(enc.encode(Message("0"), i + 1, edge)).get(52) == format_utc(edge, precision)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 30000).filter(lambda t: t not in (8, 9, 10, 34, 35, 43, 49, 52, 56, 90, 91, 97, 115, 116, 122, 128, 129, 142, 143, 144, 145, 212, 213, 347, 369, 370, 627, 628, 629, 630, 1128, 1129, 1156)),
+                          st.text(max_size=40).map(lambda s: s.replace("\x01", "?"))), max_size=25),
+       st.integers(1, 10**9))
+def test_encoder_fast_path_writes_exactly_what_encode_fields_writes(fields, seq):
+    now = 1_700_000_000.25
+    enc = Encoder("FIX.4.4", "SENDER", "TARGET", DD44.header_tags)
+    got = enc.encode(Message("8", fields), seq, now)
+    want = encode_fields([(8, "FIX.4.4"), (35, "8"), (34, seq), (49, "SENDER"), (52, format_utc(now, 3)),
+                          (56, "TARGET"), *fields])
+    assert got == want
+
+
+def test_encoder_fast_path_needs_a_message_type_first():
+    enc = Encoder("FIX.4.4", "S", "T", DD44.header_tags)
+    with pytest.raises(LocalProtocolError):
+        enc.encode(Message().append(11, "X"), 1, 1_700_000_000.0)
+    m = Message("D").append(11, "X")
+    m.remove(35)
+    with pytest.raises(LocalProtocolError):
+        enc.encode(m, 1, 1_700_000_000.0)
+    with pytest.raises(LocalProtocolError):
+        Message("D\x01")
+    with pytest.raises(LocalProtocolError):
+        Message("D", [(11, b"a\x01b")])
+    # a message encoded twice is left as it was
+    m = Message("D", [(11, b"X")])
+    first = enc.encode(m, 1, 1_700_000_000.0)
+    assert m.parts == [b"35=D", b"11=X"] and enc.encode(m, 1, 1_700_000_000.0) == first
+
+
+def test_frame_reader_hands_back_whole_reads_and_long_frames():
+    one = frame(NOS)
+    r = FrameReader()
+    r.feed(one)
+    assert r.next_frame() == one and r.next_frame() is None and r.buffered == 0
+    r.feed(one + one[:30])
+    assert r.next_frame() == one and r.next_frame() is None
+    r.feed(one[30:])
+    assert r.next_frame() == one
+    big = _finish(b"FIX.4.4", b"35=B\x0149=A\x0156=B\x0158=" + b"w" * 12000 + b"\x01")
+    r.feed(big[:5000])
+    assert r.next_frame() is None
+    r.feed(big[5000:] + one)
+    assert r.next_frame() == big and r.next_frame() == one

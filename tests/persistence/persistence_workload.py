@@ -24,8 +24,8 @@ from engine.commands import RejectNew  # noqa: E402
 from engine.oms import OMS  # noqa: E402
 
 
-def make_oms() -> OMS:
-    return OMS(make_instruments(), make_accounts())
+def make_oms(trade_history: int = 10_000) -> OMS:
+    return OMS(make_instruments(), make_accounts(), trade_history=trade_history)
 
 
 def commands(seed: int, n: int) -> list:

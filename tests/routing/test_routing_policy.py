@@ -118,3 +118,27 @@ def test_small_legs_merge_and_fok_stays_on_one_venue():
     assert planner.pro_rata(BUY, 100, [a, b], min_qty=10) == [("A", 100)]
     assert planner.single(BUY, 50, [b, a]) == [("A", 50)]
     assert planner.single(BUY, 500, [b, a]) == [("B", 500)]   # nobody shows it all: the best (first) venue
+
+
+def test_wiring_installs_the_router_and_describes_venues_and_policies(monkeypatch):
+    from app.venue import Venue
+    from app.wiring_routing import wire
+
+    monkeypatch.delenv("ROUTING_TEST_TOKEN", raising=False)
+    raw = base_config({"venues": {"oanda": dict(OANDA, config={"account_id": "a", "token_env": "ROUTING_TEST_TOKEN",
+                                                               "api_url": "http://127.0.0.1:1"})},
+                       "instruments": {"EUR/USD": {"policy": "venue", "venue": "oanda", "failover": ["internal"]}}})
+    cfg = parse_config(raw)                       # secrets from the environment are checked when wired
+    with pytest.raises(ConfigError, match="ROUTING_TEST_TOKEN"):
+        wire(Venue(cfg, "<t>", {}))
+    monkeypatch.setenv("ROUTING_TEST_TOKEN", "x")
+    venue = Venue(cfg, "<t>", {})
+    dispatcher = wire(venue)
+    assert venue.oms.router is venue.services["router_core"] and venue.services["router"] is dispatcher
+    assert dispatcher in venue.components and "router" in venue.services["snapshot_extensions"]
+    text = dispatcher.describe()
+    assert "oanda (oanda, taker 0.5 bps, disconnected)" in text and "EUR/USD=venue[oanda,internal]" in text
+    # offline (replay): the same core, no adapters, no component
+    offline = Venue(cfg, "<t>", {"offline": True})
+    d2 = wire(offline)
+    assert d2.adapters == {} and d2 not in offline.components and offline.oms.router is not None

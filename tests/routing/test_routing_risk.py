@@ -34,32 +34,30 @@ async def test_a_routed_order_passes_pre_trade_risk_before_the_router_sees_it(bi
 
 
 async def test_kill_switch_cancels_external_and_internal_children_and_stops_new_routing(binance):
-    cfg = with_risk(routing_config(None, binance, {"ETH-USD": {"policy": "split", "venues": ["binance", "internal"]}}),
+    cfg = with_risk(routing_config(None, binance, {"ETH-USD": {"policy": "venue", "venue": "binance"},
+                                                   "BTC-USD": {"policy": "split", "venues": ["internal", "binance"]}}),
                     {})
     h = Harness(cfg, risk=True)
     async with h:
         risk = h.venue.services["risk"]
-        h.new("MM", "ETH-USD", SELL, "1", "2990")   # so the split shows something on both venues below
-        binance.set_price("ETHUSDT", "2995.00")     # binance asks from 2995.10
-        clid = h.new("C1", "ETH-USD", BUY, "30", "2995.10")
-        o = await h.status("C1", clid, int(S.PARTIALLY_FILLED))
-        await h.until(lambda: all(k["state"] == "live" or k["end"] for k in h.children(o.order_id))
-                      and any(k["venue"] == "binance" and k["state"] == "live" for k in h.children(o.order_id)),
-                      what="children working")
-        kids = h.children(o.order_id)
-        assert {k["venue"] for k in kids} == {"binance", "internal"}
+        ext = h.new("C1", "ETH-USD", BUY, "3", "2900")          # rests at binance
+        inner = h.new("C2", "BTC-USD", BUY, "0.5", "40000")     # nothing shown that low: rests on our book
+        oe = await h.status("C1", ext, int(S.NEW))
+        oi = await h.status("C2", inner, int(S.NEW))
+        (ke,), (ki,) = h.children(oe.order_id), h.children(oi.order_id)
+        assert (ke["venue"], ki["venue"]) == ("binance", "internal")
         h.seq.submit(risk.kill_command("global", None, "test kill", "ops"))
-        o = await h.done("C1", clid)
-        assert o.status == int(S.CANCELED) and h.reports(o.order_id)[-1].reason == "KILL_SWITCH"
-        for k in h.children(o.order_id):
-            if k["venue"] == "binance" and k["end"] != "filled":
-                assert binance.orders_with_client_id(k["child_id"])[0]["status"] == "CANCELED"
-            if k["venue"] == "internal" and k["end"] != "filled":
-                assert h.oms.get(k["internal_order_id"]).status == int(S.CANCELED)
+        oe, oi = await h.done("C1", ext), await h.done("C2", inner)
+        for o in (oe, oi):
+            assert o.status == int(S.CANCELED) and h.reports(o.order_id)[-1].reason == "KILL_SWITCH"
+        assert binance.orders_with_client_id(ke["child_id"])[0]["status"] == "CANCELED"
+        assert h.oms.get(ki["internal_order_id"]).status == int(S.CANCELED)
+        assert not h.oms.books["BTC-USD"].bids.prices
         posts = len([r for r in binance.requests if r[0] == "POST"])
         clid = h.new("C1", "ETH-USD", BUY, "1", "3001")
         o = await h.done("C1", clid)
         assert o.status == int(S.REJECTED) and h.reports(o.order_id)[-1].reason == "KILL_SWITCH"
+        assert h.children(o.order_id) == []
         assert len([r for r in binance.requests if r[0] == "POST"]) == posts
 
 

@@ -40,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -326,6 +325,18 @@ class RouterDispatcher:
     # ------------------------------------------------------------------ planning
 
     async def _plan(self, order_id: int, plan_no: int) -> None:
+        try:
+            await self._plan_now(order_id, plan_no)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:   # never leave a parent waiting for a plan that will not come
+            log.exception("router: planning order %d failed", order_id)
+            p = self.core.book.parents.get(order_id)
+            if p is not None and p.planning and p.plan_no == plan_no:
+                self._cmd(RoutePlan(self.clock(), order_id, plan_no, [], Reason.VENUE_REJECT.value,
+                                    f"routing failed: {type(exc).__name__}"))
+
+    async def _plan_now(self, order_id: int, plan_no: int) -> None:
         core = self.core
         p = core.book.parents.get(order_id)
         if p is None or not p.planning or p.plan_no != plan_no:
@@ -577,12 +588,19 @@ class RouterDispatcher:
         return filled, notional_of(inst, vo.avg_fill_price, filled, c.price)
 
     def _apply_now(self, c: Child, vo: VenueOrder) -> None:
-        """Journal what a venue snapshot says about a child (an ack at least, so the
-        child is known to be at the venue before any other task looks at it)."""
+        """Journal what a venue snapshot says about a child (so the child is known to be
+        at the venue before any other task looks at it)."""
         if c.state == DONE:
             return
         st = vo.status
-        filled, notional = self._figures(c, vo)
+        try:
+            filled, notional = self._figures(c, vo)
+        except (ArithmeticError, TypeError, ValueError) as exc:   # a snapshot we cannot read
+            log.error("router: unreadable snapshot of %s from %s: %r (%s)", c.child_id, c.venue, vo, exc)
+            self._maybe_sent.add(c.child_id)
+            if c.state != LIVE:
+                self._cmd(ChildUnknown(self.clock(), c.child_id, f"unreadable venue answer: {exc}"[:200]))
+            return
         vid = vo.venue_order_id or ""
         if not st.is_terminal:
             if c.state == LIVE and filled <= c.venue_filled and (not vid or vid == c.venue_order_id):
@@ -595,9 +613,9 @@ class RouterDispatcher:
             return
         if filled > c.fill_sum and self.settings.fill_grace_s > 0:
             # the venue's fills are probably still on their way: wait a moment for them,
-            # so the client sees each fill at its own price rather than one averaged top-up
-            if c.state != LIVE:
-                self._cmd(ChildAck(self.clock(), c.child_id, vid, 0, 0, "new"))
+            # so the client sees each fill at its own price rather than one averaged top-up.
+            # (The child is in _maybe_sent meanwhile, so a cancel asks the venue, never assumes.)
+            self._maybe_sent.add(c.child_id)
             self._spawn(self._done_after_grace(c.child_id, vo))
             return
         self._cmd(self._done_cmd(c, vo, filled, notional))
