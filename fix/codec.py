@@ -603,8 +603,10 @@ def decode(frame: bytes, data_tags: frozenset[bytes] | None = DATA_LENGTH_TAGS) 
     last = _last_tag_set
     plain = last[1] if data_tags is last[0] else _plain_tags(data_tags)
     if not plain.issuperset(tags):
-        # a tag >= 10000, a data field (exact path) or not a number (garbled)
-        if (data_tags is not None and not data_tags.isdisjoint(tags)) or not b"".join(tags).isdigit():
+        # a tag >= 10000, a data field (exact path) or not a number (garbled; an empty tag
+        # would vanish from the join, hence its own test)
+        if ((data_tags is not None and not data_tags.isdisjoint(tags)) or b"" in tags
+                or not b"".join(tags).isdigit()):
             return _decode_exact(frame, data_tags)
     m = _new_object(Message)  # Message._from_tokens, inlined (a call is ~5% of a decode)
     m._tags = tags

@@ -5,7 +5,9 @@ the pre-trade risk checks: a routed order is risk-checked like any other). A
 claimed order — the *parent* — stays the OMS's order (identity, queries, open
 index, the client's execution reports), but its executions come from here:
 
-    NewOrder ──► accept(): PENDING_NEW, "plan" intent
+    NewOrder ──► accept(): PENDING_NEW; a `venue` policy picks its child at once
+                 (first venue of the chain that is up and has not refused it);
+                 best_price / split need quotes: a "plan" intent, answered by
     RoutePlan ─► children (internal ones placed on the book at once, as orders of
                  the routing account; external ones as "submit" intents)
     ChildAck / ChildFill / ChildDone / ChildReject / InternalChildEvent
