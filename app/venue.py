@@ -67,8 +67,19 @@ class Venue:
 
     async def start(self) -> None:
         self._stopping = asyncio.Event()
-        for c in self.components:
-            await c.start()
+        started = []
+        try:
+            for c in self.components:
+                await c.start()
+                started.append(c)
+        except BaseException:
+            # a part that cannot start (e.g. a busy port) stops the ones already running
+            for c in reversed(started):
+                try:
+                    await c.stop()
+                except Exception:
+                    log.exception("stopping %s failed", getattr(c, "name", c))
+            raise
         self._tasks.append(asyncio.create_task(self._clock_task(), name="venue-clock"))
 
     async def stop(self) -> None:

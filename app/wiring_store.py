@@ -23,11 +23,13 @@ import asyncio
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from app.config import ConfigError
 from engine.journal import FileJournal, JournalError
 from engine.recovery import RecoveryError, RecoveryReport, recover
 from engine.snapshot import Capturer, SnapshotInfo, SnapshotStore
+from engine.store.db import StoreError
 from engine.store.settings import StorageSettings, database_url, load_section, redact
 
 log = logging.getLogger("fixvenue.storage")
@@ -49,9 +51,9 @@ class StorageComponent:
         self.extensions: dict = venue.services.setdefault("snapshot_extensions", {})
         self.journal: FileJournal | None = None
         self.url: str | None = None
-        self.db = None
-        self.sql = None
-        self.writer = None
+        self.db: Any = None                 # sqlalchemy Engine
+        self.sql: Any = None                # engine.store.writer.SqlStore
+        self.writer: Any = None             # engine.store.writer.StoreWriter
         self.report: RecoveryReport | None = None
         self.last_snapshot: SnapshotInfo | None = None
         self.capturer = Capturer()          # copies only what changed since the last snapshot
@@ -180,8 +182,8 @@ class StorageComponent:
                 self.journal.close()
             except JournalError:
                 log.exception("closing the journal failed")
-            if self.venue.sequencer.journal is self.journal:
-                self.venue.sequencer.journal = None
+            # the closed journal stays installed: a command submitted after this point is refused
+            # loudly (JournalClosed) instead of being processed without a journal
         if self.db is not None:
             self.db.dispose()
 
@@ -269,7 +271,12 @@ def wire(venue) -> StorageComponent:
     except ValueError as exc:  # pydantic ValidationError is a ValueError
         raise ConfigError(venue.config_path, "storage", str(exc).splitlines()[0]) from None
     comp = StorageComponent(venue, settings, data_dir_of(venue))
-    comp.open()
+    try:
+        comp.open()
+    except (JournalError, StoreError, OSError) as exc:
+        # a locked data dir, an unreachable database...: one clear line, no traceback (fixvenue run exits 2)
+        comp._close()
+        raise ConfigError(venue.config_path, "storage", f"cannot open the venue's storage: {exc}") from None
     venue.services["storage"] = comp
     venue.services["store"] = comp
     if comp.journal is not None:

@@ -684,7 +684,7 @@ class FrameReader:
         buf, pos = self._buf, self._pos
         # fast path: a well-formed frame starts right here and its CheckSum is where
         # BodyLength says it is (one find for "<SOH>9=", one for the SOH after the length)
-        if buf.startswith(b"8=FIX", pos):
+        if buf[pos : pos + 5] == b"8=FIX":
             i = buf.find(b"\x019=", pos + 5, pos + 40)
             if i > 0:
                 j = buf.find(1, i + 3, i + 12)

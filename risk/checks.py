@@ -69,7 +69,6 @@ class PreTradeRisk:
         refuse = self._refuse
         rate_refusal = self._rate_refusal
         qty_of = self._qty
-        money_tl = self._money_tl
         value_px = self._value_px
         exposure = self._exposure
         collar = self._collar
@@ -78,6 +77,7 @@ class PreTradeRisk:
         kill_new = self._kill_new
         kill_replace = self._kill_replace
         dup_refusal = self._dup_refusal
+        notional_refusal = self._notional_refusal
         risk_limit = Reason.RISK_LIMIT
         reduce_flag = F_REDUCE_ONLY
         PPM_ = PPM
@@ -147,11 +147,9 @@ class PreTradeRisk:
             price = cmd.price
             px = price or value_px(s, cmd, is_buy)
             if qty * px > s.max_notional:
-                lim = money_tl(s, s.max_notional)
-                val = money_tl(s, qty * px)
-                return refuse(risk_limit, "max_order_notional", lim, val, f"max_order_notional: {val} > limit {lim}")
+                return notional_refusal(s, qty * px)
             b = s.band
-            if b is not None and price and (price < b.lo or price > b.hi):
+            if price and (price < b.lo or price > b.hi):
                 err = collar(s, b, price)
                 if err is not None:
                     return err
@@ -170,7 +168,7 @@ class PreTradeRisk:
                     return position_refusal(s, "short", after, s.max_short)
             # credit limit, margin, daily loss (see _exposure, which also words the refusal)
             ir = s.ir
-            exp = a.gross_e8 + a.open_e8 + qty * (ir.mark or px) * ir.mk_num // ir.mk_den
+            exp = a.gross_e8 + a.open_e8 + qty * (ir.vpl or px * ir.mk_num // ir.mk_den)
             if exp > a.credit_e8 or (
                     a.margin_ppm and exp * a.margin_ppm > (a.collateral_e8 + a.realized_e8 - a.fees_e8
                                                            + a.unreal_e8) * PPM_) or (
@@ -205,12 +203,14 @@ class PreTradeRisk:
             ts = cmd.ts
             w = a.msg_rate
             if w is not None:
+                # TokenBucket.allow, inlined
                 tat = w.tat
                 if tat < ts:
-                    tat = ts
+                    w.tat = ts + w.T
                 elif tat - ts > w.tau:
                     return rate_refusal("message_rate", "account", o.account, w)
-                w.tat = tat + w.T
+                else:
+                    w.tat = tat + w.T
             try:
                 w = sess_msg[cmd.origin]
             except KeyError:
@@ -219,36 +219,32 @@ class PreTradeRisk:
             if w is not None:
                 tat = w.tat
                 if tat < ts:
-                    tat = ts
+                    w.tat = ts + w.T
                 elif tat - ts > w.tau:
                     return rate_refusal("message_rate", "session", cmd.origin, w)
-                w.tat = tat + w.T
-            qty = cmd.qty or o.qty
+                else:
+                    w.tat = tat + w.T
             px = cmd.price
             if px and px != o.price:
                 s = a.slots[o.symbol]
-                b = s.band
-                if b is not None and (px < b.lo or px > b.hi):
+                b = s.band                       # no collar: a band that never refuses
+                if px < b.lo or px > b.hi:
                     err = collar(s, b, px)
                     if err is not None:
                         return err
+                qty = cmd.qty or o.qty
                 if qty * px > s.max_notional:
-                    lim = money_tl(s, s.max_notional)
-                    val = money_tl(s, qty * px)
-                    return refuse(risk_limit, "max_order_notional", lim, val,
-                                  f"max_order_notional: {val} > limit {lim}")
+                    return notional_refusal(s, qty * px)
                 if qty == o.qty:
                     return None
-            elif qty == o.qty:
-                return None
             else:
+                qty = cmd.qty
+                if not qty or qty == o.qty:
+                    return None
                 px = o.price
                 s = a.slots[o.symbol]
                 if px and qty * px > s.max_notional:
-                    lim = money_tl(s, s.max_notional)
-                    val = money_tl(s, qty * px)
-                    return refuse(risk_limit, "max_order_notional", lim, val,
-                                  f"max_order_notional: {val} > limit {lim}")
+                    return notional_refusal(s, qty * px)
             # the quantity changes
             if qty > s.max_qty:
                 return refuse(risk_limit, "max_order_qty", qty_of(s, s.max_qty), qty_of(s, qty),
@@ -268,7 +264,7 @@ class PreTradeRisk:
                 if after > s.max_short:
                     return position_refusal(s, "short", after, s.max_short)
             ir = s.ir
-            return exposure(a, s, dl * (ir.mark or px or o.stop_px) * ir.mk_num // ir.mk_den, is_buy, dl)
+            return exposure(a, s, dl * (ir.vpl or (px or o.stop_px) * ir.mk_num // ir.mk_den), is_buy, dl)
 
         self.check_new = check_new
         self.check_replace = check_replace
@@ -281,6 +277,12 @@ class PreTradeRisk:
         details = {"check": check, "limit": _d(limit), "value": _d(value)}
         details.update({k: _d(v) for k, v in extra.items()})
         return RejectError(reason, text, details)
+
+    def _notional_refusal(self, s: Slot, ticklots: int) -> RejectError:
+        lim = self._money_tl(s, s.max_notional)
+        val = self._money_tl(s, ticklots)
+        return self._refuse(Reason.RISK_LIMIT, "max_order_notional", lim, val,
+                            f"max_order_notional: {val} > limit {lim}")
 
     def _kill_new(self, cmd, s: Slot, is_buy: bool) -> RejectError | None:
         st, scope, target = self.kill.effective(cmd.account, cmd.origin, cmd.symbol)

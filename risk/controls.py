@@ -300,13 +300,12 @@ class RiskControls:
                     if self._auto_loss or self._auto_margin:
                         self._check_account(s.acct, ev.ts)
                 else:
+                    dv = (leaves - old) * s.ir.vpl
+                    s.open_e8 += dv
+                    s.acct.open_e8 += dv
                     if not s.active:
                         s.active = True
                         s.ir.active.append(s)
-                    ir = s.ir
-                    o = (s.buy_leaves + s.sell_leaves) * ir.mark * ir.mk_num // ir.mk_den
-                    s.acct.open_e8 += o - s.open_e8
-                    s.open_e8 = o
             elif cls is Trade:
                 self._on_trade(ev)
             elif cls is CancelReject:
@@ -357,7 +356,7 @@ class RiskControls:
         """Move an instrument's risk mark and revalue every slot that holds a position or orders in it."""
         if not mark or mark == ir.mark:
             return
-        ir.mark = mark
+        ir.set_mark(mark)
         own = touched is None
         if own:
             touched = set()
@@ -376,16 +375,15 @@ class RiskControls:
 
     def _check_account(self, a: AccountRisk, ts: int) -> None:
         """Automatic kill-switch triggers of one account (after its fills and on revaluation)."""
-        if self._auto_loss and not a.loss_fired and a.daily_loss_e8 < BIG:
-            loss = a.day_start_e8 - a.pnl_e8()
-            if loss > a.daily_loss_e8:
-                a.loss_fired = True
-                cfg = self.settings.auto_kill.daily_loss
-                self.oms.defer(KillSwitch(ts, "activate", "account", a.account, cfg.state,
-                                          f"daily loss {from_e8(loss)} > limit {from_e8(a.daily_loss_e8)}",
-                                          "risk", "daily_loss", "risk"))
+        pnl = a.realized_e8 - a.fees_e8 + a.unreal_e8
+        if self._auto_loss and a.day_start_e8 - pnl > a.daily_loss_e8 and not a.loss_fired:
+            a.loss_fired = True
+            cfg = self.settings.auto_kill.daily_loss
+            self.oms.defer(KillSwitch(ts, "activate", "account", a.account, cfg.state,
+                                      f"daily loss {from_e8(a.day_start_e8 - pnl)} > limit {from_e8(a.daily_loss_e8)}",
+                                      "risk", "daily_loss", "risk"))
         if self._auto_margin and a.mm_ppm:
-            eq = a.equity_e8()
+            eq = a.collateral_e8 + pnl
             short = eq * PPM < a.gross_e8 * a.mm_ppm
             if short and not a.margin_fired:
                 a.margin_fired = True
@@ -586,7 +584,7 @@ class RiskControls:
 
         for sym, m in state.get("marks", {}).items():
             if sym in self.instruments:
-                self.instruments[sym].mark = m
+                self.instruments[sym].set_mark(m)
         for name, st in state.get("accounts", {}).items():
             a = self.account(name)
             a.realized_e8 = st["realized_e8"]

@@ -37,7 +37,7 @@ class InstrumentRisk:
     """What the risk layer keeps per instrument: value factors, reference and mark prices."""
 
     __slots__ = ("symbol", "inst", "book", "base", "quote", "mk_num", "mk_den", "qk_num", "qk_den",
-                 "lot_num", "lot_den", "fx_num", "fx_den", "ref_px", "mark", "active", "bands")
+                 "lot_num", "lot_den", "fx_num", "fx_den", "ref_px", "mark", "vpl", "active", "bands")
 
     def __init__(self, inst, book, mk: tuple[int, int], qk: tuple[int, int], lot: tuple[int, int],
                  fx: tuple[int, int], ref_px: int) -> None:
@@ -52,8 +52,16 @@ class InstrumentRisk:
         self.fx_num, self.fx_den = fx       # e8 quote -> e8 margin currency
         self.ref_px = ref_px                # configured reference price (ticks), 0 = none
         self.mark = ref_px                  # risk mark (ticks): refreshed on the mark schedule
+        self.vpl = 0                        # value of one lot at the mark, e8 of the margin currency
+        self.set_mark(ref_px)
         self.active: list = []              # slots that have had a position or working orders (revalued on re-mark)
         self.bands: dict = {}               # (collar ppm, mode) -> CollarBand
+
+    def set_mark(self, mark: int) -> None:
+        """Positions and working orders are valued per lot at `vpl` (rounded down to 1e-8),
+        so exposure is linear in lots: a change of working quantity is one multiplication."""
+        self.mark = mark
+        self.vpl = mark * self.mk_num // self.mk_den
 
     def reference(self, mode: int) -> int:
         """The collar reference price now: last trade, mid, or the configured reference,
@@ -114,6 +122,21 @@ class CollarBand:
 
     def reference_now(self) -> int:
         return self.ir.reference(self.mode)
+
+
+class _NoBand:
+    """The band of a slot without a price collar: nothing is outside it."""
+
+    __slots__ = ("lo", "hi", "mode", "ppm")
+
+    def __init__(self) -> None:
+        self.lo = 0
+        self.hi = BIG
+        self.mode = COLLAR_LAST
+        self.ppm = 0
+
+
+NO_BAND = _NoBand()
 
 
 class AccountRisk:
@@ -212,7 +235,7 @@ class Slot:
         self.max_notional = BIG       # ticks x lots
         self.collar_ppm = 0
         self.collar_mode = COLLAR_LAST
-        self.band: CollarBand | None = None   # set when the price collar applies
+        self.band = NO_BAND           # the price collar's band (NO_BAND: no collar)
         self.max_long = BIG           # lots
         self.max_short = BIG          # lots
         self.reduce_only = False
@@ -263,21 +286,22 @@ class Slot:
         self.cost = cost
         if fee_e8:
             self.fees_e8 += fee_e8
-            a.fees_e8 += fee_e8 * ir.fx_num // ir.fx_den
+            a.fees_e8 += fee_e8 if ir.fx_den == ir.fx_num else fee_e8 * ir.fx_num // ir.fx_den
         if not self.active:
             self.active = True
             ir.active.append(self)
         m = ir.mark
+        vpl = ir.vpl
         if pos:
             if m:
                 u = (pos * m - cost) * num // den
-                g = (pos if pos > 0 else -pos) * m * num // den
+                g = (pos if pos > 0 else -pos) * vpl
             else:
                 u = 0
                 g = (cost if cost > 0 else -cost) * num // den
         else:
             u = g = 0
-        o = (self.buy_leaves + self.sell_leaves) * m * num // den
+        o = (self.buy_leaves + self.sell_leaves) * vpl
         a.unreal_e8 += u - self.unreal_e8
         a.gross_e8 += g - self.gross_e8
         a.open_e8 += o - self.open_e8
@@ -290,19 +314,17 @@ class Slot:
         ir = self.ir
         pos = self.pos
         m = ir.mark
-        num = ir.mk_num
-        den = ir.mk_den
         if pos:
             if not m:
                 # no mark yet: value at cost
                 u = 0
-                g = (self.cost if self.cost > 0 else -self.cost) * num // den
+                g = (self.cost if self.cost > 0 else -self.cost) * ir.mk_num // ir.mk_den
             else:
-                u = (pos * m - self.cost) * num // den
-                g = (pos if pos > 0 else -pos) * m * num // den
+                u = (pos * m - self.cost) * ir.mk_num // ir.mk_den
+                g = (pos if pos > 0 else -pos) * ir.vpl
         else:
             u = g = 0
-        o = (self.buy_leaves + self.sell_leaves) * m * num // den
+        o = (self.buy_leaves + self.sell_leaves) * ir.vpl
         a = self.acct
         a.unreal_e8 += u - self.unreal_e8
         a.gross_e8 += g - self.gross_e8

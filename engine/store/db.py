@@ -65,7 +65,9 @@ def migrate(engine: Engine, revision: str = "head") -> str | None:
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), revision)
     except Exception as exc:
-        raise StoreError(f"migrating the store database failed: {exc}") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(f"the store database {engine.url.render_as_string(hide_password=True)} cannot be "
+                         f"opened or migrated: {first}") from exc
     return current_revision(engine)
 
 

@@ -57,14 +57,45 @@ def _clean(s: Any) -> str:
     return s.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
-def _json(rec: dict) -> str:
-    return json.dumps(rec, separators=(",", ":"), default=str)
+_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
-def _to_e8(value: Fraction) -> int:
+def _to_e8(value) -> int:
+    if type(value) is int:
+        return value
     if value.denominator == 1:
         return value.numerator
     return round(value)
+
+
+def _factor(f: Fraction):
+    """An int when exact (the usual case: integer arithmetic per fill), else the Fraction."""
+    return f.numerator if f.denominator == 1 else f
+
+
+# Column orders of the rows the hot tables get as plain tuples, sent with the driver's own
+# executemany (SQLAlchemy's per-row parameter processing cost more than the database did).
+ORDER_COLS = ("order_id", "cl_ord_id", "account", "symbol", "side", "ord_type", "tif", "price", "stop_px", "qty",
+              "leaves", "cum", "cum_notional", "status", "reason", "origin", "created_ts", "updated_ts", "last_seq")
+EXEC_COLS = ("seq", "order_id", "ts", "exec_type", "status", "cl_ord_id", "orig_cl_ord_id", "account", "symbol",
+             "side", "price", "qty", "leaves", "cum", "cum_notional", "last_px", "last_qty", "fee_e8", "liquidity",
+             "trade_id", "reason", "text", "origin")
+TRADE_COLS = ("trade_id", "seq", "ts", "symbol", "price", "qty", "aggressor_side", "maker_order_id",
+              "taker_order_id", "maker_account", "taker_account")
+AUDIT_COLS = ("source", "ref", "ts", "kind", "origin", "account", "detail")
+_CREATED = ORDER_COLS.index("created_ts")
+
+
+def _insert_sql(table, cols: tuple[str, ...], placeholder: str, conflict: tuple[str, ...] = (),
+                keep: tuple[str, ...] = ()) -> str:
+    if set(cols) != {c.name for c in table.columns}:
+        raise StoreError(f"writer columns for {table.name} do not match the model")
+    sql = (f'INSERT INTO {table.name} ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in cols)}) '
+           f'VALUES ({", ".join([placeholder] * len(cols))})')
+    if conflict:
+        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in cols if c not in conflict and c not in keep)
+        sql += f' ON CONFLICT ({", ".join(conflict)}) DO UPDATE SET {sets}'
+    return sql
 
 
 class SqlStore:
@@ -81,9 +112,15 @@ class SqlStore:
         else:  # pragma: no cover - open_database refuses other dialects
             raise StoreError(f"unsupported dialect {self.dialect}")
         self._insert = insert
+        ph = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._sql_orders = _insert_sql(m.orders, ORDER_COLS, ph, ("order_id",), ("created_ts",))
+        self._sql_execs = _insert_sql(m.executions, EXEC_COLS, ph)
+        self._sql_trades = _insert_sql(m.trades, TRADE_COLS, ph)
+        self._sql_audit = _insert_sql(m.audit_log, AUDIT_COLS, ph)
         self.instruments = dict(instruments)
         # per symbol: (base, quote, base e8 per lot, quote e8 per tick*lot)
-        self._legs = {s: (i.base, i.quote, Fraction(i.lot_size) * E8, Fraction(i.tick_size) * Fraction(i.lot_size) * E8)
+        self._legs = {s: (i.base, i.quote, _factor(Fraction(i.lot_size) * E8),
+                          _factor(Fraction(i.tick_size) * Fraction(i.lot_size) * E8))
                       for s, i in self.instruments.items()}
         self.initial_balances = {a: dict(b) for a, b in (initial_balances or {}).items()}
         self.last_event_seq = 0
@@ -126,12 +163,12 @@ class SqlStore:
         event watermark and commands below the journal watermark are skipped (idempotent)."""
         last_seq = self.last_event_seq
         next_index = self.next_journal_index
-        orders: dict[int, dict] = {}
-        execs: list[dict] = []
-        trades: list[dict] = []
+        orders: dict[int, tuple] = {}
+        execs: list[tuple] = []
+        trades: list[tuple] = []
         states: dict[str, dict] = {}
         kills: dict[tuple[str, str], dict] = {}
-        audit: list[dict] = []
+        audit: list[tuple] = []
         pos_changes: dict[tuple[str, str], list[int]] = {}
         bal_changes: dict[tuple[str, str], int] = {}
         top_seq = last_seq
@@ -147,12 +184,9 @@ class SqlStore:
             if kind == "exec":
                 self._exec(ev, orders, execs, pos_changes, bal_changes)
             elif kind == "trade":
-                trades.append({
-                    "trade_id": ev.trade_id, "seq": seq, "ts": ev.ts, "symbol": _clean(ev.symbol),
-                    "price": ev.price, "qty": ev.qty, "aggressor_side": ev.aggressor_side,
-                    "maker_order_id": ev.maker_order_id, "taker_order_id": ev.taker_order_id,
-                    "maker_account": _clean(ev.maker_account), "taker_account": _clean(ev.taker_account),
-                })
+                trades.append((ev.trade_id, seq, ev.ts, _clean(ev.symbol), ev.price, ev.qty, ev.aggressor_side,
+                               ev.maker_order_id, ev.taker_order_id, _clean(ev.maker_account),
+                               _clean(ev.taker_account)))
             else:
                 if kind == "trading_state":
                     states[ev.symbol] = {"symbol": _clean(ev.symbol), "state": ev.state, "reason": _clean(ev.reason),
@@ -164,33 +198,31 @@ class SqlStore:
                         "who": _clean(ev.who), "origin": _clean(ev.origin), "ts": ev.ts, "seq": seq}
                 if kind not in _SKIP_AUDIT:
                     rec = ev.to_record()
-                    audit.append({"source": "event", "ref": seq, "ts": int(getattr(ev, "ts", 0) or 0),
-                                  "kind": _clean(kind), "origin": _clean(rec.get("origin", "")),
-                                  "account": _clean(rec.get("account") or ""), "detail": _clean(_json(rec))})
+                    audit.append(("event", seq, int(getattr(ev, "ts", 0) or 0), _clean(kind),
+                                  _clean(rec.get("origin", "")), _clean(rec.get("account") or ""),
+                                  _clean(_json(rec))))
         top_index = next_index
         for index, cmd in commands:
             if index < next_index:
                 continue
             rec = cmd.to_record()
-            audit.append({"source": "command", "ref": index, "ts": int(rec.get("ts", 0) or 0),
-                          "kind": _clean(cmd.kind), "origin": _clean(rec.get("origin", "")),
-                          "account": _clean(rec.get("account") or ""), "detail": _clean(_json(rec))})
-            top_index = max(top_index, index + 1)
+            audit.append(("command", index, int(rec.get("ts", 0) or 0), _clean(cmd.kind),
+                          _clean(rec.get("origin", "")), _clean(rec.get("account") or ""), _clean(_json(rec))))
+            if index >= top_index:
+                top_index = index + 1
         if top_seq == last_seq and top_index == next_index:
             return 0
         positions = {k: self._position_after(k, d) for k, d in pos_changes.items()}
         balances = {k: self.balances.get(k, 0) + d for k, d in bal_changes.items()}
         ins = self._insert
         with self.engine.begin() as conn:
+            # orders first: executions and trades reference them (same transaction either way)
             if orders:
-                stmt = ins(m.orders)
-                upd = {c.name: stmt.excluded[c.name] for c in m.orders.columns
-                       if c.name not in ("order_id", "created_ts")}
-                conn.execute(stmt.on_conflict_do_update(index_elements=["order_id"], set_=upd), list(orders.values()))
+                conn.exec_driver_sql(self._sql_orders, list(orders.values()))
             if execs:
-                conn.execute(m.executions.insert(), execs)
+                conn.exec_driver_sql(self._sql_execs, execs)
             if trades:
-                conn.execute(m.trades.insert(), trades)
+                conn.exec_driver_sql(self._sql_trades, trades)
             if positions:
                 rows = [{"account": a, "symbol": s, "net_lots": p[0], "bought_lots": p[1], "sold_lots": p[2],
                          "buy_notional": p[3], "sell_notional": p[4], "fees_e8": p[5], "fills": p[6],
@@ -208,7 +240,7 @@ class SqlStore:
             if kills:
                 self._upsert(conn, m.kill_switches, list(kills.values()), ["scope", "target"])
             if audit:
-                conn.execute(m.audit_log.insert(), audit)
+                conn.exec_driver_sql(self._sql_audit, audit)
             self._upsert(conn, m.store_meta, [{"key": "last_event_seq", "value": top_seq},
                                               {"key": "next_journal_index", "value": top_index}], ["key"])
         # committed: now the in-memory ledgers and watermarks move
@@ -243,23 +275,22 @@ class SqlStore:
         oid = ev.order_id
         prev = orders.get(oid)
         reason = ev.reason.value if hasattr(ev.reason, "value") else ev.reason
-        row = {
-            "order_id": oid, "cl_ord_id": _clean(ev.cl_ord_id), "account": _clean(ev.account),
-            "symbol": _clean(ev.symbol), "side": ev.side, "ord_type": ev.ord_type, "tif": ev.tif,
-            "price": ev.price, "stop_px": ev.stop_px, "qty": ev.qty, "leaves": ev.leaves, "cum": ev.cum,
-            "cum_notional": ev.cum_notional, "status": ev.status, "reason": _clean(reason),
-            "origin": _clean(ev.origin), "created_ts": prev["created_ts"] if prev else ev.ts,
-            "updated_ts": ev.ts, "last_seq": ev.seq,
-        }
-        orders[oid] = row
-        execs.append({
-            "seq": ev.seq, "order_id": oid, "ts": ev.ts, "exec_type": ev.exec_type, "status": ev.status,
-            "cl_ord_id": row["cl_ord_id"], "orig_cl_ord_id": _clean(ev.orig_cl_ord_id), "account": row["account"],
-            "symbol": row["symbol"], "side": ev.side, "price": ev.price, "qty": ev.qty, "leaves": ev.leaves,
-            "cum": ev.cum, "cum_notional": ev.cum_notional, "last_px": ev.last_px, "last_qty": ev.last_qty,
-            "fee_e8": ev.fee_e8, "liquidity": _clean(ev.liquidity)[:1], "trade_id": ev.trade_id or None,
-            "reason": row["reason"], "text": _clean(ev.text), "origin": row["origin"],
-        })
+        clid, account, symbol, origin, orig, text, liq = (
+            ev.cl_ord_id, ev.account, ev.symbol, ev.origin, ev.orig_cl_ord_id, ev.text, ev.liquidity)
+        try:
+            plain = (clid + account + symbol + origin + orig + text + liq + reason).isascii()
+        except TypeError:   # a non-string where a string belongs
+            plain = False
+        if not plain or "\x00" in (clid + account + symbol + origin + orig + text + reason):
+            clid, account, symbol, origin, orig, text, liq, reason = (
+                _clean(clid), _clean(account), _clean(symbol), _clean(origin), _clean(orig), _clean(text),
+                _clean(liq), _clean(reason))
+        orders[oid] = (oid, clid, account, symbol, ev.side, ev.ord_type, ev.tif, ev.price, ev.stop_px, ev.qty,
+                       ev.leaves, ev.cum, ev.cum_notional, ev.status, reason, origin,
+                       prev[_CREATED] if prev else ev.ts, ev.ts, ev.seq)
+        execs.append((ev.seq, oid, ev.ts, ev.exec_type, ev.status, clid, orig, account, symbol,
+                      ev.side, ev.price, ev.qty, ev.leaves, ev.cum, ev.cum_notional, ev.last_px, ev.last_qty,
+                      ev.fee_e8, liq[:1], ev.trade_id or None, reason, text, origin))
         if ev.exec_type != TRADE:
             return
         key = (ev.account, ev.symbol)

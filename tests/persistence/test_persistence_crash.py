@@ -13,6 +13,7 @@ whole journal must rebuild the very state the venue ended with.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from decimal import Decimal
 
@@ -21,6 +22,8 @@ import pytest
 from sqlalchemy import select
 
 from app.cli import main as cli
+from app.commands.replay import build_oms
+from app.config import load_config
 from engine.snapshot import SnapshotStore, restore, state_digest
 from engine.store import models as m
 from engine.store.db import open_database
@@ -117,6 +120,20 @@ async def fetch_orders(venue: VenueProcess, keys) -> dict[int, dict]:
     return out
 
 
+async def fetch_positions(venue: VenueProcess, keys) -> dict[tuple[str, str], Decimal]:
+    """Net positions as the REST gateway reports them after the restarts (its own durable state)."""
+    out = {}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for account in ACCOUNTS:
+            c = SignedClient(venue.base_url, *keys[account], http)
+            resp = await c.request("GET", "/account/positions")
+            assert resp.status_code == 200, resp.text
+            for p in resp.json()["data"]["positions"]:
+                if Decimal(p["quantity"]):
+                    out[(account, p["symbol"])] = Decimal(p["quantity"])
+    return out
+
+
 def check_acknowledged(ledger: Ledger, now: dict[int, dict]) -> None:
     missing = sorted(set(ledger.orders) - set(now))
     assert not missing, f"acknowledged orders lost in the crash: {missing[:10]}"
@@ -130,7 +147,7 @@ def check_acknowledged(ledger: Ledger, now: dict[int, dict]) -> None:
                     f"order {oid} was acknowledged {v['status']} but is now {cur['status']}"
 
 
-def check_store(url: str, ledger: Ledger, config_accounts, instruments) -> None:
+def check_store(url: str, ledger: Ledger, config_accounts, instruments, rest_positions) -> None:
     engine = open_database(url)
     try:
         with engine.connect() as conn:
@@ -178,6 +195,8 @@ def check_store(url: str, ledger: Ledger, config_accounts, instruments) -> None:
         expect_bal[(e.account, inst.quote)] += -sign * value - e.fee_e8
     assert positions == expect_pos
     assert {k: v for k, v in balances.items()} == expect_bal
+    # and the gateway's own view (restored from snapshots + journal) agrees with the store
+    assert rest_positions == {k: inst.lots_to_qty(v) for k, v in positions.items() if v}
 
 
 @pytest.mark.slow
@@ -205,24 +224,19 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path, db_url):
               f"{len(ledger.fills)} fills shown to clients; last restart: {venue.summary_line('storage')}")
         now = asyncio.run(fetch_orders(venue, keys))
         check_acknowledged(ledger, now)
+        rest_positions = asyncio.run(fetch_positions(venue, keys))
         assert venue.stop() == 0                              # graceful: final snapshot, store drained
     finally:
         venue.kill()
     assert kills == KILLS
-    from app.config import load_config
-
     cfg = load_config(config)
     url = storage_url or f"sqlite:///{data / DB_FILE}"
-    check_store(url, ledger, cfg.accounts, {i.symbol: i for i in cfg.build_instruments()})
+    check_store(url, ledger, cfg.accounts, {i.symbol: i for i in cfg.build_instruments()}, rest_positions)
     # the whole journal, replayed offline with the venue's own wiring, gives the state it stopped with
     out = tmp_path / "replay.json"
     assert cli(["replay", str(data), "--config", str(config), "--json", str(out)]) == 0
-    import json
-
     replayed = json.loads(out.read_text())
     final = SnapshotStore(data / "snapshots").list()[-1]
-    from app.commands.replay import build_oms
-
     oms, extensions, _ = build_oms(cfg, str(config), engine_only=False)
     restore(oms, SnapshotStore(data / "snapshots").load(final), extensions)
     assert replayed["digest"] == state_digest(oms)

@@ -10,7 +10,7 @@ import zlib
 
 import pytest
 
-from engine.commands import COMMAND_TYPES, Command, NewOrder, ReplaceOrder, Tick, register_command_type
+from engine.commands import COMMAND_TYPES, Command, NewOrder, Tick, register_command_type
 from engine.journal import (
     FileJournal,
     JournalClosed,
