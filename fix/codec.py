@@ -546,15 +546,26 @@ _tag_sets: dict[frozenset[bytes] | None, frozenset[bytes]] = {DATA_LENGTH_TAGS: 
 _last_tag_set: tuple[frozenset[bytes] | None, frozenset[bytes]] = (DATA_LENGTH_TAGS, _PLAIN_TAGS)
 
 
+# id(data_tags) -> (data_tags, plain set): each session has its own (equal) frozenset, and
+# comparing frozensets by value costs a tenth of a decode; holding the object in the entry
+# keeps its id from being reused while the entry lives
+_tag_sets_by_id: dict[int, tuple[frozenset[bytes] | None, frozenset[bytes]]] = {}
+
+
 def _plain_tags(data_tags: frozenset[bytes] | None) -> frozenset[bytes]:
     global _last_tag_set
-    plain = _tag_sets.get(data_tags)
-    if plain is None:
-        if len(_tag_sets) >= 16:  # distinct data-tag sets are few (one per dictionary)
-            _tag_sets.clear()
-        plain = _tag_sets[data_tags] = _tag_set(data_tags)
-    _last_tag_set = (data_tags, plain)
-    return plain
+    entry = _tag_sets_by_id.get(id(data_tags))
+    if entry is None or entry[0] is not data_tags:
+        plain = _tag_sets.get(data_tags)
+        if plain is None:
+            if len(_tag_sets) >= 16:  # distinct data-tag sets are few (one per dictionary)
+                _tag_sets.clear()
+            plain = _tag_sets[data_tags] = _tag_set(data_tags)
+        if len(_tag_sets_by_id) >= 256:
+            _tag_sets_by_id.clear()
+        entry = _tag_sets_by_id[id(data_tags)] = (data_tags, plain)
+    _last_tag_set = entry
+    return entry[1]
 
 
 _new_object = object.__new__

@@ -68,6 +68,8 @@ ORD_REJ_REASON: dict[str, int] = {
     Reason.MARKET_HALTED.value: 2,
     Reason.RISK_LIMIT.value: 3,
     Reason.INSUFFICIENT_BALANCE.value: 3,
+    Reason.PRICE_COLLAR.value: 3,         # 4.4 has no "price band" code; ORDER_EXCEEDS_LIMIT + Text
+    Reason.REDUCE_ONLY.value: 3,
     Reason.UNKNOWN_ORDER.value: 5,
     Reason.DUPLICATE_ORDER.value: 6,
     Reason.INVALID_ORDER.value: 11,

@@ -7,7 +7,11 @@ and the audit trail, and plugs them into the engine's extension points:
 - `oms.pre_trade`  <- the pre-trade check;
 - `oms.listeners`  <- `on_events`: positions, balances, P&L, working-order
   exposure, marks, circuit breakers, reject storms and the automatic kill-switch
-  triggers, all derived from events and command timestamps;
+  triggers, all derived from events and command timestamps. Its first test
+  lets the dominant command (a replace that moves a price and changes no
+  quantity) through without a call; time-based work (circuit-breaker reopen,
+  mark refresh, the day's roll) runs on the next other command — the venue's
+  one-second Tick guarantees one;
 - `oms.register_handler` <- the `KillSwitch` and `VenueStatus` commands.
 
 Automatic actions (daily-loss breach, margin call, reject storm, loss of an
@@ -17,9 +21,16 @@ a journal replay instead of being journaled. Manual ones are built here
 (`kill_command`, `release_command`, `halt_command`, `resume_command`) and
 submitted by the caller through the sequencer, which journals them.
 
+Marks: positions and working orders are valued at a per-instrument risk mark
+(last trade or mid) refreshed every `mark_interval_ms` of venue time (0 = on
+every trade) and on the instrument's first trade; an account's own fills
+revalue its slot at once. Between refreshes every account aggregate is exact
+for the marks in force, so each check reads it in O(1).
+
 Queries (`positions`, `balances`, `summary`, `kill_switch_status`, `audit_log`,
 `circuit_breakers`, `limits`) return plain dicts with Decimals for the REST
-gateway and the CLI.
+gateway and the CLI. `snapshot_state` / `restore_state` make it an
+engine/snapshot.py extension.
 """
 
 from __future__ import annotations
@@ -40,7 +51,6 @@ from risk.checks import PreTradeRisk
 from risk.circuit import Breaker
 from risk.commands import (
     ACTIVE,
-    HALTED,
     STATE_NAMES,
     KillSwitch,
     RiskStateChanged,
@@ -60,7 +70,7 @@ from risk.scaling import (
     qty_to_lots_floor,
     to_e8,
 )
-from risk.settings import SCOPES, RiskSettings
+from risk.settings import CHECKS, SCOPES, RiskSettings
 
 log = logging.getLogger("fixvenue.risk")
 
@@ -133,8 +143,11 @@ class RiskControls:
         ref = self._refs.get(sym)
         ref_px = inst.price_to_ticks(ref) if ref else 0
         fx = Fraction(rate)                          # e8 of the quote currency -> e8 of the margin currency
-        ir = InstrumentRisk(inst, self.oms.books[sym], factor(inst.tick_size, inst.lot_size, rate),
-                            factor(inst.tick_size, inst.lot_size), factor(Decimal(1), inst.lot_size), (fx.numerator, fx.denominator), ref_px)
+        ir = InstrumentRisk(inst, self.oms.books[sym],
+                            mk=factor(inst.tick_size, inst.lot_size, rate),      # ticks x lots -> e8 margin ccy
+                            qk=factor(inst.tick_size, inst.lot_size),            # ticks x lots -> e8 quote ccy
+                            lot=factor(Decimal(1), inst.lot_size),               # lots -> e8 base ccy
+                            fx=(fx.numerator, fx.denominator), ref_px=ref_px)
         self.instruments[sym] = ir
         cb = st.circuit_breakers
         if cb.enabled and st.enabled:
@@ -454,7 +467,10 @@ class RiskControls:
 
     def _on_trading_state(self, ev) -> None:
         b = self.breakers.get(ev.symbol)
-        cause = "circuit_breaker" if ev.origin == BREAKER_ORIGIN else "scheduler" if ev.origin == "scheduler" else "manual"
+        if ev.origin == BREAKER_ORIGIN:
+            cause = "circuit_breaker"
+        else:
+            cause = "scheduler" if ev.origin == "scheduler" else "manual"
         if ev.state == _OPEN_TS and b is not None and b.tripped:
             b.reset()
         state = _TS_NAMES.get(ev.state, str(ev.state))
@@ -519,7 +535,8 @@ class RiskControls:
         elif cmd.trigger == "manual" and cmd.scope == "account":
             a = self.accounts.get(target)
             if a is not None:
-                a.margin_fired = False   # a manual release re-arms the margin-call trigger (daily loss stays fired today)
+                # a manual release re-arms the margin-call trigger (the daily-loss one stays fired today)
+                a.margin_fired = False
 
     def _on_venue_status(self, cmd: VenueStatus, out: list) -> None:
         connected = bool(cmd.connected)
@@ -560,8 +577,8 @@ class RiskControls:
                 "msg_tat": a.msg_rate.tat if a.msg_rate is not None else 0,
                 "slots": slots,
             }
-        sessions = {o: [s.ord_rate.tat if s.ord_rate is not None else 0, s.msg_rate.tat if s.msg_rate is not None else 0]
-                    for o, s in self.sessions.items()}
+        sessions = {o: [s.ord_rate.tat if s.ord_rate is not None else 0,
+                        s.msg_rate.tat if s.msg_rate is not None else 0] for o, s in self.sessions.items()}
         breakers = {sym: {"cur": b.cur, "lo": b.cur_lo, "hi": b.cur_hi, "past": [list(e) for e in b.past],
                           "tripped": b.tripped, "reopen_at": b.reopen_at, "last_trip": b.last_trip}
                     for sym, b in self.breakers.items()}
@@ -790,11 +807,45 @@ class RiskControls:
         return dict(self.venues)
 
     def describe(self) -> str:
-        if not self.settings.enabled:
-            return "disabled (positions and kill switch only)"
-        on = self.enabled_checks
-        return (f"{len(on)} pre-trade checks on, {len(self.breakers)} circuit breakers, "
-                f"margin currency {self.settings.margin_currency}")
+        """One start-up line: which checks have a limit somewhere, marks, breakers, triggers."""
+        st = self.settings
+        if not st.enabled:
+            return "checks off (positions, P&L and kill-switch state only)"
+        limited = set()
+        for a in self.accounts.values():
+            if a.max_open < BIG:
+                limited.add("max_open_orders")
+            if a.credit_e8 < BIG:
+                limited.add("credit_limit")
+            if a.margin_ppm:
+                limited.add("margin")
+            if a.daily_loss_e8 < BIG:
+                limited.add("daily_loss")
+            if a.ord_rate is not None:
+                limited.add("order_rate")
+            if a.msg_rate is not None:
+                limited.add("message_rate")
+            for s in a.slots.values():
+                for name, on in (("max_order_qty", s.max_qty < BIG), ("max_order_notional", s.max_notional < BIG),
+                                 ("price_collar", s.collar_ppm), ("position_limit", s.max_long < BIG or
+                                                                   s.max_short < BIG),
+                                 ("reduce_only", s.reduce_only), ("restricted", s.restricted),
+                                 ("duplicate_order", s.dup_ns)):
+                    if on:
+                        limited.add(name)
+        if st.defaults.session_order_rate or any(x.order_rate for x in st.sessions.values()):
+            limited.add("order_rate")
+        if st.defaults.session_message_rate or any(x.message_rate for x in st.sessions.values()):
+            limited.add("message_rate")
+        order = [c for c in self.settings.enabled_checks() if c in limited or c in ("kill_switch", "reduce_only")]
+        order = sorted(order, key=list(CHECKS).index)
+        auto = [n for n, on in (("daily_loss", self._auto_loss), ("margin_call", self._auto_margin),
+                                ("reject_storm", self._storm is not None),
+                                ("venue_loss", st.auto_kill.venue_loss.enabled)) if on]
+        mark = f"every {st.mark_interval_ms} ms" if st.mark_interval_ms else "on every trade"
+        return (f"checks {', '.join(order)}; positions and P&L in {st.margin_currency}, marked at "
+                f"{st.mark_price} {mark}; circuit breakers on {len(self.breakers)} instrument(s); "
+                f"automatic kill switch: {', '.join(auto) or 'off'}")
 
 
 def build_risk_controls(oms, raw_settings: dict | None = None, *, balances=None, reference_prices=None,

@@ -77,7 +77,8 @@ class KillSwitchState:
         self.any_active = self.enforce and bool(self.global_state or self.accounts or self.sessions or self.instruments)
         return prev
 
-    def effective(self, account: str, origin: str, symbol: str, order_origin: str | None = None) -> tuple[int, str, str]:
+    def effective(self, account: str, origin: str, symbol: str,
+                  order_origin: str | None = None) -> tuple[int, str, str]:
         """(state, scope, target) of the strictest scope that applies to an order."""
         best = (self.global_state, "global", "")
         for scope, table, key in (("account", self.accounts, account), ("session", self.sessions, origin),

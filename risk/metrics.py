@@ -22,7 +22,8 @@ def _counter(name: str, doc: str, labels: tuple[str, ...]) -> Counter:
 REJECTS = _counter("fixvenue_risk_rejects", "Orders and replaces refused by a pre-trade check", ("check", "reason"))
 KILL_SWITCH = _counter("fixvenue_risk_kill_switch_actions", "Kill-switch activations and releases",
                        ("scope", "state", "trigger"))
-HALTS = _counter("fixvenue_risk_trading_state_changes", "Instrument halts and resumes seen by risk (manual and circuit breaker)",
+HALTS = _counter("fixvenue_risk_trading_state_changes",
+                 "Instrument halts and resumes seen by risk (manual, scheduler and circuit breaker)",
                  ("symbol", "state", "cause"))
 CIRCUIT_BREAKER = _counter("fixvenue_risk_circuit_breaker_trips", "Circuit breaker halts", ("symbol",))
 

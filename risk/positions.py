@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from risk.scaling import BIG, E8, from_e8, plain
+from risk.scaling import BIG, from_e8, plain
 from risk.throttle import TokenBucket
 
 COLLAR_LAST, COLLAR_MID, COLLAR_REFERENCE = 0, 1, 2
@@ -219,7 +219,8 @@ class SessionRisk:
 class Slot:
     """One account in one instrument: resolved limits and the live position."""
 
-    __slots__ = ("account", "symbol", "acct", "ir", "book", "max_qty", "max_notional", "collar_ppm", "collar_mode", "band",
+    __slots__ = ("account", "symbol", "acct", "ir", "book", "max_qty", "max_notional", "collar_ppm", "collar_mode",
+                 "band",
                  "max_long", "max_short", "reduce_only", "restricted", "dup_ns", "recent",
                  "pos", "cost", "realized_tl", "fees_e8", "buy_leaves", "sell_leaves", "unreal_e8", "gross_e8",
                  "open_e8", "active", "limits")
@@ -369,4 +370,4 @@ class Slot:
         }
 
 
-__all__ = ["InstrumentRisk", "CollarBand", "AccountRisk", "SessionRisk", "Slot", "COLLAR_MODES", "E8"]
+__all__ = ["InstrumentRisk", "CollarBand", "AccountRisk", "SessionRisk", "Slot", "COLLAR_MODES", "NO_BAND"]

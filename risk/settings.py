@@ -254,7 +254,8 @@ class RiskSettings(_Strict):
     @classmethod
     def _hhmm(cls, v: str) -> str:
         parts = v.split(":")
-        if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
+        ok = len(parts) == 2 and all(p.isdigit() for p in parts)
+        if not ok or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
             raise ValueError("expected HH:MM between 00:00 and 23:59")
         return v
 

@@ -442,3 +442,14 @@ def test_frame_reader_hands_back_whole_reads_and_long_frames():
     assert r.next_frame() is None
     r.feed(big[5000:] + one)
     assert r.next_frame() == big and r.next_frame() == one
+
+
+def test_decode_alternating_equal_data_tag_sets_of_many_sessions():
+    """Sessions each pass their own (equal) frozenset; the per-object cache must not mix them."""
+    sets = [frozenset(DATA_LENGTH_TAGS) | {b"5001"} for _ in range(3)] + [frozenset(DATA_LENGTH_TAGS)]
+    data = b"x\x0158=y"
+    raw = _finish(b"FIX.4.4", b"35=B\x0149=A\x0156=B\x015001=%d\x015002=%s\x01" % (len(data), data))
+    for _ in range(3):
+        for s in sets[:3]:
+            assert decode(raw, s).get(5002) == data
+        assert decode(raw, sets[3]).get(58) == b"y"  # 5001 is plain here: 58 is a field

@@ -31,20 +31,19 @@ def _connect(conninfo: str):
     return psycopg.connect(conninfo, autocommit=True, connect_timeout=3)
 
 
-def _admin_candidates() -> list[tuple[str, str]]:
-    """(psycopg conninfo, SQLAlchemy URL prefix without database) to try, best first."""
+def _admin_candidates() -> list[tuple[str, object]]:
+    """(psycopg conninfo, SQLAlchemy URL of that server) to try, best first."""
+    from sqlalchemy.engine import make_url
+
     out = []
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgresql", "postgres")):
-        from sqlalchemy.engine import make_url
-
-        u = make_url(url.replace("postgres://", "postgresql://", 1))
+        u = make_url(url.replace("postgres://", "postgresql://", 1)).set(drivername="postgresql+psycopg")
         conninfo = u.set(drivername="postgresql").render_as_string(hide_password=False)
-        base = u.set(drivername="postgresql+psycopg", database=None).render_as_string(hide_password=False)
-        out.append((conninfo, base))
+        out.append((conninfo, u))
     for user in ("postgres", "root"):
         out.append((f"host={PG_HOST} port={PG_PORT} user={user} dbname=test",
-                    f"postgresql+psycopg://{user}@{PG_HOST}:{PG_PORT}"))
+                    make_url(f"postgresql+psycopg://{user}@{PG_HOST}:{PG_PORT}/test")))
     return out
 
 
@@ -96,7 +95,7 @@ def pg_database():
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"{base}/{name}"
+        yield base.set(database=name).render_as_string(hide_password=False)
     finally:
         try:
             with _connect(admin_info) as conn:

@@ -217,7 +217,8 @@ def test_export_writes_the_store_as_csv_with_decimal_prices(store, tmp_path, db_
     assert {(x["account"], x["asset"]) for x in lines} >= {("A", "USD"), ("B", "ETH")}
 
 
-def test_export_says_when_there_is_no_store(tmp_path, capsys):
+def test_export_says_when_there_is_no_store(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)      # the default store: SQLite in the data dir
     config_path, _ = write_test_config(tmp_path)
     assert cli(["export", "--orders", "--config", str(config_path), "--data-dir", str(tmp_path / "none")]) == 2
     assert "no store" in capsys.readouterr().err

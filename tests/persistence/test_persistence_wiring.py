@@ -17,6 +17,13 @@ from persistence_config import write_test_config
 from persistence_workload import commands
 
 
+@pytest.fixture
+def store_url(db_url, monkeypatch) -> str:
+    """The test's database, named in the config; a DATABASE_URL in the caller's environment must not win."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    return db_url
+
+
 def make_venue(tmp_path, db_url: str, data_dir=None, **storage) -> Venue:
     path, config = write_test_config(tmp_path, {"database_url": db_url, "sql_flush_interval_ms": 5, **storage})
     venue = Venue(config, str(path), {"data_dir": str(data_dir or tmp_path / "data")})
@@ -37,8 +44,8 @@ def store_counts(engine) -> dict:
                 for t in (m.orders, m.executions, m.trades, m.audit_log)}
 
 
-def test_a_restarted_venue_has_the_same_state_and_a_complete_store(tmp_path, db_url, monkeypatch):
-    monkeypatch.delenv("DATABASE_URL", raising=False)
+def test_a_restarted_venue_has_the_same_state_and_a_complete_store(tmp_path, store_url):
+    db_url = store_url
     cmds = commands(51, 1200)
 
     async def first_life():
@@ -78,7 +85,8 @@ def test_a_restarted_venue_has_the_same_state_and_a_complete_store(tmp_path, db_
     asyncio.run(second_life())
 
 
-def test_a_venue_that_died_is_rebuilt_from_snapshot_and_journal_and_the_store_catches_up(tmp_path, db_url):
+def test_a_venue_that_died_is_rebuilt_from_snapshot_and_journal_and_the_store_catches_up(tmp_path, store_url):
+    db_url = store_url
     """No stop(): like a kill, nothing is flushed by shutdown code (the journal has it all)."""
     cmds = commands(52, 900)
     state = {}
@@ -116,7 +124,8 @@ def test_a_venue_that_died_is_rebuilt_from_snapshot_and_journal_and_the_store_ca
     asyncio.run(restart())
 
 
-def test_a_store_behind_the_snapshots_is_refilled_from_the_journal(tmp_path, db_url):
+def test_a_store_behind_the_snapshots_is_refilled_from_the_journal(tmp_path, store_url):
+    db_url = store_url
     cmds = commands(53, 700)
     sqlite_first = f"sqlite:///{tmp_path / 'first.sqlite'}"
 
@@ -146,7 +155,8 @@ def test_a_store_behind_the_snapshots_is_refilled_from_the_journal(tmp_path, db_
     asyncio.run(with_new_store())
 
 
-def test_snapshots_follow_the_configured_policy(tmp_path, db_url):
+def test_snapshots_follow_the_configured_policy(tmp_path, store_url):
+    db_url = store_url
     cmds = commands(54, 2600)
 
     async def main():
@@ -176,7 +186,7 @@ def test_a_bad_storage_section_names_the_key(tmp_path):
         write_test_config(tmp_path, {"jurnal": True})
 
 
-def test_the_database_url_environment_variable_wins(tmp_path, monkeypatch):
+def test_the_database_url_environment_variable_wins(tmp_path):
     from engine.store.settings import StorageSettings, database_url
 
     s = StorageSettings(database_url="sqlite:///x.sqlite")

@@ -70,8 +70,9 @@ def test_instrument_quoted_in_another_currency_needs_a_conversion_rate(raw):
     from engine.commands import NewOrder
 
     inst = venue.instruments["BTC-EUR"]
-    over = NewOrder(1, "DEMO1", "x", "BTC-EUR", 1, 2, 1, inst.qty_to_lots(Decimal("1.0001")), inst.price_to_ticks("60000"))
-    ok = NewOrder(1, "DEMO1", "y", "BTC-EUR", 1, 2, 1, inst.qty_to_lots(Decimal("1")), inst.price_to_ticks("60000"))
+    px = inst.price_to_ticks("60000")
+    over = NewOrder(1, "DEMO1", "x", "BTC-EUR", 1, 2, 1, inst.qty_to_lots(Decimal("1.0001")), px)
+    ok = NewOrder(1, "DEMO1", "y", "BTC-EUR", 1, 2, 1, inst.qty_to_lots(Decimal("1")), px)
     err = risk.check.check_new(over, venue.oms)
     assert err is not None and err.text == "max_order_notional: 66006.6 > limit 66000"   # EUR 60006 x 1.1
     assert risk.check.check_new(ok, venue.oms) is None
