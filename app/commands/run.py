@@ -50,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(venue.run_forever(ready))
-    except OSError as exc:
-        print(f"fixvenue: cannot start: {exc}", file=sys.stderr)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except Exception as exc:  # a port in use, an unreadable journal, a failed recovery...
+        logging.getLogger("fixvenue").debug("start-up failed", exc_info=True)
+        print(f"fixvenue: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 0
