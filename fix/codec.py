@@ -662,16 +662,20 @@ class FrameReader:
     `max_message_size`.
 
     The buffer is an immutable bytes object plus a read offset: when reads deliver whole
-    messages (the common case) feeding costs no copy and a frame is one slice.
+    messages (the common case) feeding costs no copy and a frame is one slice. The reader
+    remembers the last frame's b"8=<BeginString><SOH>9=": one connection speaks one
+    version, so finding BodyLength is then a single comparison.
     """
 
-    __slots__ = ("_buf", "_pos", "max_message_size", "discarded")
+    __slots__ = ("_buf", "_pos", "max_message_size", "discarded", "_prefix", "_prefix_len")
 
     def __init__(self, max_message_size: int = 1 << 20):
         self._buf = b""
         self._pos = 0
         self.max_message_size = max_message_size
         self.discarded = 0
+        self._prefix = b"\x00"  # matches no frame until the first one is seen
+        self._prefix_len = 1
 
     def feed(self, data: bytes) -> None:
         pos = self._pos
@@ -694,19 +698,27 @@ class FrameReader:
     def next_frame(self) -> bytes | None:
         buf, pos = self._buf, self._pos
         # fast path: a well-formed frame starts right here and its CheckSum is where
-        # BodyLength says it is (one find for "<SOH>9=", one for the SOH after the length)
-        if buf[pos : pos + 5] == b"8=FIX":
-            i = buf.find(b"\x019=", pos + 5, pos + 40)
-            if i > 0:
-                j = buf.find(1, i + 3, i + 12)
-                body_length = _NUMBERS.get(buf[i + 3 : j]) if j > 0 else None
-                if body_length is not None:
-                    end = j + 8 + body_length
-                    if (end - pos <= self.max_message_size and end <= len(buf) and buf[end - 1] == 1
-                            and buf[end - 8 : end - 4] == b"\x0110="):
-                        self._pos = end
-                        # the common case, one read holding exactly one message: no copy
-                        return buf if pos == 0 and end == len(buf) else buf[pos:end]
+        # BodyLength says it is
+        k = pos + self._prefix_len
+        if buf[pos:k] == self._prefix:  # the BeginString seen last time
+            j = buf.find(1, k, k + 9)
+        elif buf[pos : pos + 5] == b"8=FIX":
+            k = buf.find(b"\x019=", pos + 5, pos + 40) + 3
+            if k < 3:
+                return self._next_frame_slow()
+            j = buf.find(1, k, k + 9)
+            if j > 0:
+                self._prefix = buf[pos:k]
+                self._prefix_len = k - pos
+        else:
+            return self._next_frame_slow()
+        body_length = _NUMBERS.get(buf[k:j]) if j > 0 else None
+        if body_length is not None:
+            end = j + 8 + body_length
+            if buf[end - 8 : end] in _SOH_CS_FIELDS and end - pos <= self.max_message_size:
+                self._pos = end
+                # the common case, one read holding exactly one message: no copy
+                return buf if pos == 0 and end == len(buf) else buf[pos:end]
         return self._next_frame_slow()
 
     def _next_frame_slow(self) -> bytes | None:
@@ -881,8 +893,10 @@ class Encoder:
         stamp = self._stamp if self._t_lo <= now < self._t_hi else self._set_time(now)
         first = parts[0]
         parts[0] = b"%b\x0134=%d%b" % (first, seq, stamp)
-        body = b"\x01".join(parts)
-        parts[0] = first
+        try:
+            body = b"\x01".join(parts)
+        finally:
+            parts[0] = first
         n = len(body) + 1  # the SOH that ends the body is part of the CheckSum field below
         head = self._heads.get(n)
         if head is None:
@@ -924,3 +938,4 @@ class Encoder:
 
 
 _SOH_CS_FIELD = [b"\x0110=%03d\x01" % i for i in range(256)]
+_SOH_CS_FIELDS = frozenset(_SOH_CS_FIELD)  # a frame's last 8 bytes, when they are a CheckSum

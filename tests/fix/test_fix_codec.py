@@ -442,6 +442,10 @@ def test_frame_reader_hands_back_whole_reads_and_long_frames():
     assert r.next_frame() is None
     r.feed(big[5000:] + one)
     assert r.next_frame() == big and r.next_frame() == one
+    # the remembered BeginString is only a shortcut: another version is framed all the same
+    other = encode_fields([(8, "FIX.4.2"), (35, "0"), (49, "A"), (56, "B")])
+    r.feed(other + one + b"garbage" + other)
+    assert [r.next_frame(), r.next_frame(), r.next_frame(), r.next_frame()] == [other, one, other, None]
 
 
 def test_decode_alternating_equal_data_tag_sets_of_many_sessions():
