@@ -72,10 +72,8 @@ def test_file_store_ignores_torn_last_record(tmp_path):
 
 
 @pytest.mark.postgres
-def test_sql_store_on_postgresql():
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        pytest.skip("needs a PostgreSQL server: set DATABASE_URL=postgresql+psycopg://...")
+def test_sql_store_on_postgresql(pg_database):
+    url = pg_database  # a fresh database (tests/conftest.py); skipped with a how-to when there is no server
     store = SqlStore(url, KEY + "-pgtest")
     store.reset()
     store.save(1, b"x")

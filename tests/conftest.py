@@ -1,4 +1,4 @@
-"""Fixtures for the persistence tests: a fresh PostgreSQL database per session, and a
+"""Shared fixtures (persistence, FIX store): a fresh PostgreSQL database per session, and a
 `db_url` fixture that runs a test against SQLite and PostgreSQL alike.
 
 PostgreSQL is found, in order, through DATABASE_URL (a postgresql:// URL whose server
